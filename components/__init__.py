@@ -1,0 +1,20 @@
+"""vaultk8s: Vault identity and secret delivery for Kubernetes workloads, as Pulumi components."""
+
+from .platform import SecretsPlatform
+from .spec import AuthMethod, ReviewerMode
+from .validation import SpecError
+from .vault_auth import JwtAuth, KubernetesAuth
+from .workload_access import WorkloadAccess
+
+PUBLIC_COMPONENTS = [KubernetesAuth, JwtAuth, WorkloadAccess, SecretsPlatform]
+
+__all__ = [
+    "PUBLIC_COMPONENTS",
+    "AuthMethod",
+    "JwtAuth",
+    "KubernetesAuth",
+    "ReviewerMode",
+    "SecretsPlatform",
+    "SpecError",
+    "WorkloadAccess",
+]

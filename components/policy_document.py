@@ -1,0 +1,115 @@
+"""Vault policy documents: typed rules to HCL and back.
+
+``render_policy`` is the only way this project writes a policy. Paths are
+checked against a strict alphabet and every string is quoted, so no input can
+close a stanza and open another; ``parse_policy`` reads HCL back (pyhcl) so
+tests and the policy pack reason about the parsed rules, never about text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import hcl  # type: ignore[import-untyped]
+
+from .validation import SpecError
+
+CAPABILITIES: tuple[str, ...] = (
+    "create",
+    "read",
+    "update",
+    "patch",
+    "delete",
+    "list",
+    "sudo",
+    "deny",
+    "subscribe",
+)
+
+# Letters, digits and the separators Vault paths use; '+' is a one-segment
+# wildcard, '*' a trailing prefix glob, '{{ }}' an identity template.
+_PATH_CHARS = re.compile(r"^[A-Za-z0-9_.\-/+*{}]+$")
+_TEMPLATE = re.compile(r"\{\{[A-Za-z0-9_.]+\}\}")
+
+
+@dataclass(frozen=True, order=True)
+class PolicyRule:
+    """One ``path`` stanza: a Vault API path and the capabilities granted on it."""
+
+    path: str
+    capabilities: tuple[str, ...]
+
+
+def check_path(field: str, path: object) -> str:
+    if not isinstance(path, str) or not path:
+        raise SpecError(field, path, "a non-empty Vault API path")
+    if not _PATH_CHARS.match(path):
+        raise SpecError(
+            field, path, "letters, digits and _ . - / + * {{ }} only (no quotes, spaces or control characters)"
+        )
+    if "*" in path[:-1]:
+        raise SpecError(field, path, "'*' only as the last character")
+    segments = path.split("/")
+    if path.startswith("/") or "" in segments[:-1]:
+        raise SpecError(field, path, "a relative path without empty segments ('//' or a leading '/')")
+    if any(s in {".", ".."} for s in segments):
+        raise SpecError(field, path, "a path without '.' or '..' segments")
+    if any("+" in s and s != "+" for s in segments):
+        raise SpecError(field, path, "'+' only as a whole segment")
+    without_templates = _TEMPLATE.sub("", path)
+    if "{" in without_templates or "}" in without_templates:
+        raise SpecError(field, path, "braces only as a whole identity template such as {{identity.entity.id}}")
+    return path
+
+
+def check_capabilities(field: str, capabilities: object) -> tuple[str, ...]:
+    if isinstance(capabilities, str) or not isinstance(capabilities, list | tuple) or not capabilities:
+        raise SpecError(field, capabilities, "a non-empty list of: " + ", ".join(CAPABILITIES))
+    for capability in capabilities:
+        if capability not in CAPABILITIES:
+            raise SpecError(field, capability, "one of " + ", ".join(CAPABILITIES))
+    if "deny" in capabilities and len(set(capabilities)) > 1:
+        raise SpecError(field, list(capabilities), "'deny' alone (it overrides every other capability)")
+    # Canonical order, so equal rule sets render to equal documents.
+    return tuple(c for c in CAPABILITIES if c in capabilities)
+
+
+def rule(path: str, *capabilities: str) -> PolicyRule:
+    """A checked rule; raises ``SpecError`` naming the bad path or capability."""
+    return PolicyRule(check_path("path", path), check_capabilities(f"path {path!r} capabilities", capabilities))
+
+
+def normalise(rules: Iterable[PolicyRule]) -> tuple[PolicyRule, ...]:
+    """Merge rules on the same path and sort them: one stanza per path."""
+    merged: dict[str, set[str]] = {}
+    for r in rules:
+        merged.setdefault(check_path("path", r.path), set()).update(
+            check_capabilities(f"path {r.path!r} capabilities", r.capabilities)
+        )
+    return tuple(
+        PolicyRule(path, check_capabilities(f"path {path!r} capabilities", sorted(caps)))
+        for path, caps in sorted(merged.items())
+    )
+
+
+def render_policy(rules: Iterable[PolicyRule], *, comment: str = "") -> str:
+    """The HCL of a policy granting exactly ``rules``."""
+    stanzas = []
+    if comment:
+        stanzas.extend(f"# {line}" for line in comment.splitlines() if line.isprintable())
+    for r in normalise(rules):
+        quoted = ", ".join(json.dumps(c) for c in r.capabilities)
+        stanzas.append(f"path {json.dumps(r.path)} {{\n  capabilities = [{quoted}]\n}}")
+    if not any(s.startswith("path") for s in stanzas):
+        raise SpecError("rules", [], "at least one path rule")
+    return "\n".join(stanzas) + "\n"
+
+
+def parse_policy(document: str) -> tuple[PolicyRule, ...]:
+    """The rules of a policy document, as Vault would read them."""
+    parsed = hcl.loads(document)
+    paths = parsed.get("path", {})
+    return tuple(sorted(PolicyRule(path, tuple(body.get("capabilities", ()))) for path, body in paths.items()))

@@ -1,0 +1,361 @@
+"""The stack spec: typed component arguments, their validation, and the model.
+
+Stack config (``Pulumi.<stack>.yaml``) uses the camelCase names of the
+component schema (``serviceAccount``); Python args use snake_case
+(``service_account``). ``from_config`` maps the first onto the second,
+refusing unknown keys; ``validate_platform`` turns args into the frozen model
+that every builder consumes. Error messages always use the schema (camelCase)
+name, the one a user sees in YAML and in every non-Python SDK.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, NotRequired, TypedDict
+
+from . import validation as v
+from .validation import SpecError
+
+DEFAULT_TOKEN_TTL = "15m"
+DEFAULT_TOKEN_MAX_TTL = "1h"
+MAX_TOKEN_TTL_SECONDS = 24 * 3600
+DEFAULT_AUDIENCE = "vault"
+
+
+class AuthMethod(str, Enum):
+    """How workloads prove their identity to Vault."""
+
+    KUBERNETES = "kubernetes"
+    """Vault's kubernetes auth: Vault asks the cluster's TokenReview API about each token."""
+    JWT = "jwt"
+    """Vault's jwt auth: Vault verifies the service-account token against the cluster's issuer keys."""
+
+
+class ReviewerMode(str, Enum):
+    """Whose token Vault presents to the TokenReview API (kubernetes auth only)."""
+
+    VAULT_POD_TOKEN = "vault-pod-token"
+    """Vault runs in the cluster and uses its own pod's service-account token."""
+    CLIENT_JWT = "client-jwt"
+    """Vault presents each client's own token; every workload service account needs system:auth-delegator."""
+    REVIEWER_SERVICE_ACCOUNT = "reviewer-service-account"
+    """A dedicated reviewer ServiceAccount with system:auth-delegator and a token Secret, created by the stack."""
+
+
+class SecretRefArgs(TypedDict):
+    """One value a workload reads from a KV v2 secret."""
+
+    path: str
+    """The KV v2 API path of the secret, `<mount>/data/<path>`, e.g. `secret/data/myapp`."""
+    key: str
+    """The key (property) inside the secret, e.g. `apikey`."""
+    name: NotRequired[str]
+    """The name the value has in the pod (file or Secret key); defaults to `key`."""
+
+
+class WorkloadArgs(TypedDict):
+    """A workload identity: one Kubernetes service account in one namespace and the secrets it reads."""
+
+    name: str
+    """The workload's name (a DNS label); names its policy and Kubernetes objects."""
+    namespace: str
+    """The Kubernetes namespace the workload runs in (a DNS label)."""
+    service_account: str
+    """The Kubernetes service account the workload's pods run as."""
+    role: NotRequired[str]
+    """The Vault role name on the auth mount; defaults to the workload name."""
+    secrets: list[SecretRefArgs]
+    """The KV v2 values the workload reads; its policy grants read on exactly these paths."""
+    token_ttl: NotRequired[str]
+    """The Vault token TTL, e.g. `15m` (default)."""
+    token_max_ttl: NotRequired[str]
+    """The Vault token's maximum TTL, e.g. `1h` (default); at most 24h."""
+    create_service_account: NotRequired[bool]
+    """Create the workload's Kubernetes ServiceAccount (default false: the team's own manifests own it)."""
+
+
+class ClusterArgs(TypedDict):
+    """The Kubernetes cluster whose workloads log in to Vault."""
+
+    name: str
+    """The cluster's name (a DNS label)."""
+    api_host: str
+    """The cluster API server URL that Vault calls for TokenReview (kubernetes auth)."""
+    ca_cert: NotRequired[str]
+    """PEM CA certificate of the API server (kubernetes auth) or of the issuer's discovery endpoint (jwt)."""
+    issuer: NotRequired[str]
+    """The service-account token issuer URL (required for jwt auth)."""
+    auth_method: NotRequired[AuthMethod]
+    """`kubernetes` (default) or `jwt`."""
+    auth_mount: NotRequired[str]
+    """The Vault auth mount path; defaults to the auth method's name."""
+    reviewer: NotRequired[ReviewerMode]
+    """Kubernetes auth only: whose token reviews client tokens (default `client-jwt`)."""
+    audience: NotRequired[str]
+    """The token audience every role binds (default `vault`)."""
+    jwt_validation_pubkeys: NotRequired[list[str]]
+    """JWT auth only: PEM public keys of the issuer; when empty Vault uses OIDC discovery at `issuer`."""
+
+
+class VaultArgs(TypedDict):
+    """The Vault server that pods reach."""
+
+    address: str
+    """The Vault address as seen from inside the cluster, e.g. `https://vault.example.com`."""
+    ca_cert: NotRequired[str]
+    """PEM CA bundle of Vault's TLS certificate, for clients in the cluster."""
+
+
+class SecretsPlatformArgs(TypedDict):
+    """The whole secrets plane of one cluster."""
+
+    vault: VaultArgs
+    """The Vault server."""
+    cluster: ClusterArgs
+    """The cluster and how its workloads authenticate."""
+    workloads: list[WorkloadArgs]
+    """Every workload identity and the secrets it reads."""
+
+
+# --- the validated model ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    mount: str
+    key_path: str
+    key: str
+    name: str
+
+    @property
+    def api_path(self) -> str:
+        """The KV v2 data path a policy grants, e.g. ``secret/data/myapp``."""
+        return f"{self.mount}/data/{self.key_path}"
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    namespace: str
+    service_account: str
+    role: str
+    secrets: tuple[SecretRef, ...]
+    token_ttl: int
+    token_max_ttl: int
+    create_service_account: bool
+
+    @property
+    def policy_name(self) -> str:
+        return f"workload-{self.namespace}-{self.name}"
+
+    @property
+    def subject(self) -> str:
+        return f"system:serviceaccount:{self.namespace}:{self.service_account}"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    api_host: str
+    ca_cert: str | None
+    issuer: str | None
+    auth_method: AuthMethod
+    auth_mount: str
+    reviewer: ReviewerMode
+    audience: str
+    jwt_validation_pubkeys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VaultServer:
+    address: str
+    ca_cert: str | None
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    vault: VaultServer
+    cluster: Cluster
+    workloads: tuple[Workload, ...]
+
+
+# --- validation ---------------------------------------------------------------
+
+_KV_DATA_PATH = re.compile(r"^(?P<mount>.+?)/data/(?P<key_path>.+)$")
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def _keys(cls: type) -> tuple[str, ...]:
+    return tuple(cls.__annotations__)
+
+
+def _known(field: str, value: object, cls: type) -> Mapping[str, Any]:
+    """Refuse keys the args type does not declare, naming them in schema (camel) form."""
+    names = _keys(cls)
+    if not isinstance(value, Mapping):
+        raise SpecError(field, value, "a mapping")
+    v.mapping(field, {camel(k): x for k, x in value.items()}, tuple(camel(n) for n in names))
+    return value
+
+
+def _enum(field: str, value: object, enum: type[Enum], default: Enum) -> Any:
+    if value is None:
+        return default
+    raw = value.value if isinstance(value, Enum) else value
+    return enum(v.choice(field, raw, tuple(str(m.value) for m in enum)))  # type: ignore[call-overload]
+
+
+def validate_secret_ref(field: str, raw: object) -> SecretRef:
+    args = _known(field, raw, SecretRefArgs)
+    path = v.require_str(f"{field}.path", args.get("path"))
+    match = _KV_DATA_PATH.match(path)
+    if not match:
+        raise SpecError(f"{field}.path", path, "a KV v2 data path '<mount>/data/<path>', e.g. 'secret/data/myapp'")
+    mount = v.mount_path(f"{field}.path", match["mount"])
+    key_path = v.kv_key_path(f"{field}.path", match["key_path"])
+    key = v.secret_key(f"{field}.key", args.get("key"))
+    name = v.secret_key(f"{field}.name", args.get("name", key))
+    return SecretRef(mount=mount, key_path=key_path, key=key, name=name)
+
+
+def validate_workload(field: str, raw: object) -> Workload:
+    args = _known(field, raw, WorkloadArgs)
+    name = v.dns_label(f"{field}.name", args.get("name"))
+    secrets = tuple(
+        validate_secret_ref(f"{field}.secrets[{i}]", s)
+        for i, s in enumerate(v.sequence(f"{field}.secrets", args.get("secrets", [])))
+    )
+    names = [s.name for s in secrets]
+    for i, secret in enumerate(secrets):
+        if names.index(secret.name) != i:
+            raise SpecError(
+                f"{field}.secrets[{i}].name", secret.name, "a name not used by another secret of the workload"
+            )
+    ttl = v.duration_seconds(
+        f"{field}.tokenTtl", args.get("token_ttl", DEFAULT_TOKEN_TTL), minimum=60, maximum=MAX_TOKEN_TTL_SECONDS
+    )
+    max_ttl = v.duration_seconds(
+        f"{field}.tokenMaxTtl",
+        args.get("token_max_ttl", DEFAULT_TOKEN_MAX_TTL),
+        minimum=60,
+        maximum=MAX_TOKEN_TTL_SECONDS,
+    )
+    if max_ttl < ttl:
+        raise SpecError(
+            f"{field}.tokenMaxTtl", args.get("token_max_ttl", DEFAULT_TOKEN_MAX_TTL), f"at least tokenTtl ({ttl}s)"
+        )
+    return Workload(
+        name=name,
+        namespace=v.dns_label(f"{field}.namespace", args.get("namespace")),
+        service_account=v.dns_subdomain(f"{field}.serviceAccount", args.get("service_account")),
+        role=v.vault_name(f"{field}.role", args.get("role", name)),
+        secrets=secrets,
+        token_ttl=ttl,
+        token_max_ttl=max_ttl,
+        create_service_account=v.boolean(f"{field}.createServiceAccount", args.get("create_service_account", False)),
+    )
+
+
+def validate_cluster(field: str, raw: object) -> Cluster:
+    args = _known(field, raw, ClusterArgs)
+    method = _enum(f"{field}.authMethod", args.get("auth_method"), AuthMethod, AuthMethod.KUBERNETES)
+    reviewer = _enum(f"{field}.reviewer", args.get("reviewer"), ReviewerMode, ReviewerMode.CLIENT_JWT)
+    ca_cert = v.pem(f"{field}.caCert", args["ca_cert"]) if args.get("ca_cert") is not None else None
+    issuer = v.url(f"{field}.issuer", args["issuer"]) if args.get("issuer") is not None else None
+    pubkeys = tuple(
+        v.pem(f"{field}.jwtValidationPubkeys[{i}]", k)
+        for i, k in enumerate(v.sequence(f"{field}.jwtValidationPubkeys", args.get("jwt_validation_pubkeys", [])))
+    )
+    if method is AuthMethod.KUBERNETES and reviewer is not ReviewerMode.VAULT_POD_TOKEN and ca_cert is None:
+        raise SpecError(
+            f"{field}.caCert",
+            None,
+            f"a PEM CA certificate of the API server (required unless reviewer is {ReviewerMode.VAULT_POD_TOKEN.value})",
+        )
+    if method is AuthMethod.JWT and issuer is None:
+        raise SpecError(f"{field}.issuer", None, "the service-account issuer URL (required for jwt auth)")
+    if method is AuthMethod.JWT and not pubkeys and ca_cert is None:
+        raise SpecError(
+            f"{field}.caCert",
+            None,
+            "the CA of the issuer's OIDC discovery endpoint, or jwtValidationPubkeys (jwt auth)",
+        )
+    if method is AuthMethod.JWT and args.get("reviewer") is not None:
+        raise SpecError(f"{field}.reviewer", args.get("reviewer"), "no reviewer with jwt auth (it does no TokenReview)")
+    if method is AuthMethod.KUBERNETES and pubkeys:
+        raise SpecError(f"{field}.jwtValidationPubkeys", "[...]", "no validation keys with kubernetes auth")
+    return Cluster(
+        name=v.dns_label(f"{field}.name", args.get("name")),
+        api_host=v.url(f"{field}.apiHost", args.get("api_host")),
+        ca_cert=ca_cert,
+        issuer=issuer,
+        auth_method=method,
+        auth_mount=v.mount_path(f"{field}.authMount", args.get("auth_mount", method.value)),
+        reviewer=reviewer,
+        audience=v.dns_subdomain(f"{field}.audience", args.get("audience", DEFAULT_AUDIENCE)),
+        jwt_validation_pubkeys=pubkeys,
+    )
+
+
+def validate_vault(field: str, raw: object) -> VaultServer:
+    args = _known(field, raw, VaultArgs)
+    ca_cert = v.pem(f"{field}.caCert", args["ca_cert"]) if args.get("ca_cert") is not None else None
+    return VaultServer(address=v.url(f"{field}.address", args.get("address")), ca_cert=ca_cert)
+
+
+def validate_platform(raw: object) -> PlatformSpec:
+    """The validated model of a whole platform; raises ``SpecError`` on the first bad field."""
+    args = _known("", raw, SecretsPlatformArgs)
+    for required in ("vault", "cluster", "workloads"):
+        if required not in args:
+            raise SpecError(required, None, "a value (this key is required)")
+    workloads = tuple(
+        validate_workload(f"workloads[{i}]", w) for i, w in enumerate(v.sequence("workloads", args["workloads"]))
+    )
+    _unique(workloads, "name", lambda w: w.name)
+    _unique(workloads, "role", lambda w: w.role)
+    _unique(workloads, "serviceAccount", lambda w: (w.namespace, w.service_account))
+    return PlatformSpec(
+        vault=validate_vault("vault", args["vault"]),
+        cluster=validate_cluster("cluster", args["cluster"]),
+        workloads=workloads,
+    )
+
+
+def _unique(workloads: tuple[Workload, ...], field: str, key: Any) -> None:
+    seen: dict[Any, int] = {}
+    for i, workload in enumerate(workloads):
+        k = key(workload)
+        if k in seen:
+            raise SpecError(f"workloads[{i}].{field}", k, f"a value not already used by workloads[{seen[k]}]")
+        seen[k] = i
+
+
+# --- stack config -------------------------------------------------------------
+
+CONFIG_KEYS = ("vault", "cluster", "workloads")
+
+
+def from_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """SecretsPlatform args from the project's stack config (camelCase keys, recursively)."""
+    v.mapping("", config, CONFIG_KEYS)
+    return {snake(k): _snake_keys(x) for k, x in config.items()}
+
+
+def _snake_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {snake(k) if isinstance(k, str) else k: _snake_keys(x) for k, x in value.items()}
+    if isinstance(value, list):
+        return [_snake_keys(x) for x in value]
+    return value

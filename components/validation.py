@@ -1,0 +1,179 @@
+"""Field validators shared by the stack spec and every component.
+
+Each validator takes the field's display name (as written in the stack config,
+e.g. ``workloads[0].serviceAccount``) and the raw value, and either returns the
+normalised value or raises ``SpecError`` naming the field, the value and what
+is allowed. Nothing here knows about Pulumi.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlparse
+
+
+class SpecError(ValueError):
+    """A stack spec or component argument that cannot be accepted."""
+
+    def __init__(self, field: str, value: object, allowed: str) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field}: {_show(value)} is not allowed: {allowed}")
+
+
+def _show(value: object) -> str:
+    # repr() escapes quotes, newlines and control characters, so a hostile value
+    # cannot forge a second line of the error message.
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_VAULT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_MOUNT_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_KEY_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_SECRET_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_PEM = re.compile(r"^-----BEGIN [A-Z0-9 ]+-----\n[A-Za-z0-9+/=\n\r]+-----END [A-Z0-9 ]+-----\s*$")
+
+DNS_LABEL_RULE = "a DNS-1123 label: 1-63 lowercase letters, digits or '-', starting and ending alphanumeric"
+DNS_SUBDOMAIN_RULE = (
+    "a DNS-1123 subdomain: up to 253 lowercase letters, digits, '-' or '.', starting and ending alphanumeric (no globs)"
+)
+
+
+def require_str(field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise SpecError(field, value, "a string")
+    return value
+
+
+def dns_label(field: str, value: object) -> str:
+    text = require_str(field, value)
+    if len(text) > 63 or not _DNS_LABEL.match(text):
+        raise SpecError(field, value, DNS_LABEL_RULE)
+    return text
+
+
+def dns_subdomain(field: str, value: object) -> str:
+    text = require_str(field, value)
+    if len(text) > 253 or not _DNS_SUBDOMAIN.match(text):
+        raise SpecError(field, value, DNS_SUBDOMAIN_RULE)
+    return text
+
+
+def vault_name(field: str, value: object) -> str:
+    """A Vault role or policy name: no globs, slashes, quotes or spaces."""
+    text = require_str(field, value)
+    if len(text) > 128 or not _VAULT_NAME.match(text) or ".." in text:
+        raise SpecError(field, value, "1-128 letters, digits, '_', '-' or '.', starting alphanumeric, without '..'")
+    return text
+
+
+def mount_path(field: str, value: object) -> str:
+    """A Vault mount path such as ``kubernetes`` or ``clusters/dev``."""
+    text = require_str(field, value).strip("/") if isinstance(value, str) else require_str(field, value)
+    segments = text.split("/")
+    if not text or len(text) > 128 or not all(_MOUNT_SEGMENT.match(s) for s in segments):
+        raise SpecError(
+            field,
+            value,
+            "a mount path of '/'-separated segments of letters, digits, '_' or '-' (no globs or '..')",
+        )
+    if segments[0] in {"sys", "auth", "identity", "cubbyhole"}:
+        raise SpecError(field, value, "a mount path outside Vault's reserved sys/, auth/, identity/, cubbyhole/")
+    return text
+
+
+def kv_key_path(field: str, value: object) -> str:
+    """The path of a secret inside a KV v2 mount, e.g. ``myapp`` or ``team/db``."""
+    text = require_str(field, value)
+    segments = text.split("/")
+    if not text or len(text) > 512 or not all(_KEY_SEGMENT.match(s) and s not in {".", ".."} for s in segments):
+        raise SpecError(
+            field,
+            value,
+            "'/'-separated segments of letters, digits, '_', '-' or '.' (no globs, '..', spaces or quotes)",
+        )
+    return text
+
+
+def secret_key(field: str, value: object) -> str:
+    """A key inside a secret (KV property) or a file/key name in the pod."""
+    text = require_str(field, value)
+    if len(text) > 253 or not _SECRET_KEY.match(text):
+        raise SpecError(field, value, "1-253 letters, digits, '_', '-' or '.', not starting with '.' or '-'")
+    return text
+
+
+def duration_seconds(field: str, value: object, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """A duration as Vault writes it (``90s``, ``15m``, ``1h30m``) or whole seconds."""
+    seconds: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str) and value:
+        match = _DURATION.match(value)
+        if match and any(match.groups()):
+            hours, minutes, secs = (int(g or 0) for g in match.groups())
+            seconds = hours * 3600 + minutes * 60 + secs
+        elif value.isdigit():
+            seconds = int(value)
+    allowed = "a duration such as '90s', '15m', '1h30m' or whole seconds"
+    if seconds is None:
+        raise SpecError(field, value, allowed)
+    if seconds < minimum or (maximum is not None and seconds > maximum):
+        upper = f" and at most {maximum}s" if maximum is not None else ""
+        raise SpecError(field, value, f"{allowed}, at least {minimum}s{upper}")
+    return seconds
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def url(field: str, value: object, *, schemes: tuple[str, ...] = ("https",)) -> str:
+    """An absolute URL; plain http only where ``schemes`` allows it or on loopback (local tests)."""
+    text = require_str(field, value)
+    parsed = urlparse(text)
+    scheme_ok = parsed.scheme in schemes or (parsed.scheme == "http" and parsed.hostname in LOOPBACK_HOSTS)
+    if not scheme_ok or not parsed.hostname or any(c.isspace() or ord(c) < 32 for c in text) or '"' in text:
+        raise SpecError(field, value, f"an absolute URL with scheme {' or '.join(schemes)} (http only on loopback)")
+    return text.rstrip("/")
+
+
+def pem(field: str, value: object) -> str:
+    text = require_str(field, value)
+    if not _PEM.match(text.strip() + "\n"):
+        raise SpecError(field, "<PEM>" if len(text) > 40 else value, "a PEM block (-----BEGIN ...-----)")
+    return text.strip() + "\n"
+
+
+def boolean(field: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise SpecError(field, value, "true or false")
+    return value
+
+
+def choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise SpecError(field, value, "one of " + ", ".join(allowed))
+    return str(value)
+
+
+def mapping(field: str, value: object, known: tuple[str, ...]) -> Mapping[str, Any]:
+    """A mapping whose keys are all known (a misspelt key is an error, not a no-op)."""
+    if not isinstance(value, Mapping):
+        raise SpecError(field, value, "a mapping")
+    for key in value:
+        if key not in known:
+            raise SpecError(f"{field}.{key}" if field else str(key), key, "a known key: " + ", ".join(known))
+    return value
+
+
+def sequence(field: str, value: object) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise SpecError(field, value, "a list")
+    return list(value)

@@ -1,0 +1,184 @@
+"""Runs a Pulumi program under the SDK's mock engine and captures what it registers.
+
+No Pulumi CLI, no credentials, no network: a ``MockMonitor`` records every
+RegisterResource request (type, name, parent, dependencies and the inputs as
+the engine receives them, secrets still wrapped) and echoes inputs back as the
+resource's state. The same capture serves the offline plan and the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.settings import SETTINGS, set_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+# The signature key and value Pulumi uses to mark a secret in a property map.
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+MASK = "[secret]"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class CapturedResource:
+    """One RegisterResource request, as the engine would receive it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    dependencies: list[str] = field(default_factory=list)
+    provider: str | None = None
+
+    @property
+    def plain_inputs(self) -> dict[str, Any]:
+        """Inputs with secrets unwrapped: for applying to a test server, never for printing."""
+        return unwrap_secrets(self.inputs)
+
+    @property
+    def masked_inputs(self) -> dict[str, Any]:
+        return mask_secrets(self.inputs)
+
+
+@dataclass
+class Capture:
+    """Everything one program run registered, in registration order."""
+
+    resources: list[CapturedResource]
+    outputs: dict[str, Any]
+
+    def of_type(self, type_token: str) -> list[CapturedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def by_urn(self) -> dict[str, CapturedResource]:
+        return {r.urn: r for r in self.resources}
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get(SECRET_SIG_KEY) == SECRET_SIG
+
+
+def unwrap_secrets(value: Any) -> Any:
+    if is_secret(value):
+        return unwrap_secrets(value.get("value"))
+    if isinstance(value, Mapping):
+        return {k: unwrap_secrets(x) for k, x in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(x) for x in value]
+    return value
+
+
+def mask_secrets(value: Any) -> Any:
+    if is_secret(value):
+        return MASK
+    if isinstance(value, Mapping):
+        return {k: mask_secrets(x) for k, x in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(x) for x in value]
+    return value
+
+
+class _EchoMocks(pulumi.runtime.Mocks):
+    """A created resource's state is its inputs; invokes return nothing."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        return (f"{args.name}-id" if args.custom else None), dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        return {}
+
+
+class CaptureMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that records each registration with its parent and dependencies."""
+
+    def __init__(self) -> None:
+        super().__init__(_EchoMocks())
+        self.captured: list[CapturedResource] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.captured.append(
+                CapturedResource(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent or None,
+                    custom=bool(request.custom),
+                    inputs=self.resources[response.urn].state if response.urn in self.resources else {},
+                    dependencies=list(request.dependencies),
+                    provider=request.provider or None,
+                )
+            )
+        return response
+
+
+def config_strings(config: Mapping[str, Any]) -> dict[str, str]:
+    """Stack config as the language host hands it over: structured values JSON-encoded."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+
+def run_program(
+    program: Callable[[], Any] | Path,
+    config: Mapping[str, Any] | None = None,
+    *,
+    project: str = "secrets-platform",
+    stack: str = "dev",
+    secret_keys: list[str] | None = None,
+    preview: bool = True,
+) -> Capture:
+    """Run ``program`` (a callable, or the path of a ``__main__.py``) and capture it.
+
+    Raises whatever the program raises (a ``SpecError`` for bad config), after
+    the runtime has settled, so nothing half-registered leaks into the next run.
+    """
+    monitor = CaptureMonitor()
+    set_root_resource(None)  # type: ignore[arg-type]
+    pulumi.runtime.set_mocks(_EchoMocks(), project=project, stack=stack, preview=preview, monitor=monitor)
+    set_all_config(config_strings(config or {}), secret_keys or [])
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
+
+    def run() -> None:
+        if callable(program):
+            program()
+            return
+        root = str(Path(program).resolve().parent)
+        added = root not in sys.path
+        if added:
+            sys.path.insert(0, root)
+        try:
+            runpy.run_path(str(program), run_name="__main__")
+        finally:
+            if added:
+                sys.path.remove(root)
+
+    _sync_await(run_pulumi_func(run))
+    root_stack = pulumi.runtime.settings.get_root_resource()
+    outputs = _resolve_outputs(getattr(root_stack, "outputs", {}) or {})
+    return Capture(resources=monitor.captured, outputs=outputs)
+
+
+def _resolve_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Stack exports, with secret ones wrapped the way the engine would store them."""
+    resolved: dict[str, Any] = {}
+    for name, value in outputs.items():
+        output = pulumi.Output.from_input(value)
+        plain = _sync_await(output.future())
+        secret = _sync_await(output.is_secret())
+        resolved[name] = {SECRET_SIG_KEY: SECRET_SIG, "value": plain} if secret else plain
+    return resolved
