@@ -9,7 +9,6 @@ from pulumi.runtime.config import CONFIG, get_config_env
 
 from components import SecretsPlatform
 from components.spec import from_config
-from components.validation import SpecError
 
 PROJECT = pulumi.get_project()
 STACK_OPTIONS = ("renderYamlToDirectory",)
@@ -31,10 +30,7 @@ def project_config() -> dict[str, Any]:
 
 config = project_config()
 options = {k: config.pop(k) for k in STACK_OPTIONS if k in config}
-try:
-    args = from_config(config)
-except SpecError as error:
-    raise SpecError(f"{PROJECT}:{error.field}", error.value, error.allowed) from None
+args = from_config(config)
 
 providers = []
 if "renderYamlToDirectory" in options:

@@ -222,8 +222,11 @@ def validate_secret_ref(field: str, raw: object) -> SecretRef:
     match = _KV_DATA_PATH.match(path)
     if not match:
         raise SpecError(f"{field}.path", path, "a KV v2 data path '<mount>/data/<path>', e.g. 'secret/data/myapp'")
-    mount = v.mount_path(f"{field}.path", match["mount"])
-    key_path = v.kv_key_path(f"{field}.path", match["key_path"])
+    try:
+        mount = v.mount_path(f"{field}.path", match["mount"])
+        key_path = v.kv_key_path(f"{field}.path", match["key_path"])
+    except SpecError as error:
+        raise SpecError(error.field, path, error.allowed) from None
     key = v.secret_key(f"{field}.key", args.get("key"))
     name = v.secret_key(f"{field}.name", args.get("name", key))
     return SecretRef(mount=mount, key_path=key_path, key=key, name=name)

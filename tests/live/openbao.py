@@ -70,6 +70,10 @@ def require_bao() -> str:
     pytest.skip(message)
 
 
+# Never route loopback requests through an HTTP(S)_PROXY from the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -124,7 +128,7 @@ class VaultClient:
         if use_token:
             req.add_header("X-Vault-Token", use_token)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            with _OPENER.open(req, timeout=self.timeout) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
             raw = exc.read()
@@ -176,13 +180,18 @@ class OpenBaoDevServer:
         bao_path: str | None = None,
         startup_timeout: float = 20.0,
         extra_args: list[str] | None = None,
+        allow_api_audit: bool = False,
     ) -> None:
+        """``allow_api_audit``: OpenBao 2.x refuses ``PUT sys/audit/<path>`` unless the
+        server config sets ``unsafe_allow_api_audit_creation = true``; this adds a
+        config file (next to ``-dev``) that does."""
         found = bao_path or find_bao()
         if found is None:
             raise FileNotFoundError("the OpenBao `bao` binary was not found")
         self.bao_path = found
         self.startup_timeout = startup_timeout
         self.extra_args = list(extra_args or [])
+        self.allow_api_audit = allow_api_audit
         self.root_token = f"root-{secrets.token_hex(16)}"
         self.port = 0
         self.address = ""
@@ -210,8 +219,25 @@ class OpenBaoDevServer:
         return "\n".join(text.splitlines()[-lines:])
 
     def start(self) -> OpenBaoDevServer:
+        """Start the server; retry on a fresh port if the chosen one was taken meanwhile."""
         if self._proc is not None:
             raise RuntimeError("the server is already running")
+        for attempt in range(3):
+            try:
+                self._launch()
+                self._wait_healthy()
+                return self
+            except OpenBaoStartError as exc:
+                port_taken = "address already in use" in str(exc)
+                self.stop()
+                if not port_taken or attempt == 2:
+                    raise
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable")
+
+    def _launch(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="openbao-dev-")
         home = Path(self._tmp.name) / "home"
         home.mkdir()
@@ -223,6 +249,7 @@ class OpenBaoDevServer:
             # it does not show up in process listings.
             BAO_DEV_ROOT_TOKEN_ID=self.root_token,
         )
+        # The dev server also listens on port+1 for cluster traffic.
         self.port = free_port()
         self.address = f"http://127.0.0.1:{self.port}"
         argv = [
@@ -231,8 +258,12 @@ class OpenBaoDevServer:
             "-dev",
             f"-dev-listen-address=127.0.0.1:{self.port}",
             "-dev-no-store-token",
-            *self.extra_args,
         ]
+        if self.allow_api_audit:
+            config = Path(self._tmp.name) / "audit.hcl"
+            config.write_text("unsafe_allow_api_audit_creation = true\n")
+            argv.append(f"-config={config}")
+        argv += self.extra_args
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self._proc = subprocess.Popen(
             argv,
@@ -242,12 +273,6 @@ class OpenBaoDevServer:
             env=env,
             cwd=self._tmp.name,
         )
-        try:
-            self._wait_healthy()
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def _wait_healthy(self) -> None:
         assert self._proc is not None
@@ -261,7 +286,7 @@ class OpenBaoDevServer:
                     f"on {self.address}.\n--- server log tail ---\n{self.log_tail()}"
                 )
             try:
-                with urllib.request.urlopen(f"{self.address}/v1/sys/health", timeout=1.0) as resp:
+                with _OPENER.open(f"{self.address}/v1/sys/health", timeout=1.0) as resp:
                     if resp.status == 200:
                         return
                     last = f"HTTP {resp.status}"

@@ -1,0 +1,93 @@
+"""Renders a captured plan: a text tree, JSON, and files (policies as HCL, Kubernetes objects as YAML)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .access import POLICY, WorkloadAccessView
+from .engine import Capture, mask_secrets
+
+
+def plan_document(capture: Capture, workloads: list[WorkloadAccessView]) -> dict[str, Any]:
+    """The JSON plan: workloads' effective access, every resource with masked inputs, and the exports."""
+    return {
+        "workloads": [w.as_dict() for w in workloads],
+        "resources": [
+            {
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent,
+                "custom": r.custom,
+                "dependsOn": r.dependencies,
+                "inputs": r.masked_inputs,
+            }
+            for r in capture.resources
+        ],
+        "outputs": mask_secrets(capture.outputs),
+    }
+
+
+def plan_text(capture: Capture, workloads: list[WorkloadAccessView]) -> str:
+    lines = [f"Resources ({sum(r.custom for r in capture.resources)} resources, components in between):"]
+    children: dict[str | None, list[int]] = {}
+    urns = {r.urn for r in capture.resources}
+    for i, r in enumerate(capture.resources):
+        children.setdefault(r.parent if r.parent in urns else None, []).append(i)
+
+    def walk(parent: str | None, depth: int) -> None:
+        for i in children.get(parent, []):
+            r = capture.resources[i]
+            lines.append(f"{'  ' * (depth + 1)}{r.type}  {r.name}")
+            walk(r.urn, depth + 1)
+
+    walk(None, 0)
+    lines.append("")
+    lines.append("Workload access:")
+    for w in workloads:
+        lines.append(f"  {w.name}  ({w.namespace}/{w.serviceAccount})")
+        lines.append(f"    auth mount: {w.authMount}   role: {w.role}   token ttl: {w.tokenTtl}s, max {w.tokenMaxTtl}s")
+        lines.append(f"    policies:   {', '.join(w.policies)}")
+        for path, caps in w.access.items():
+            lines.append(f"    {path}: {', '.join(caps)}")
+    return "\n".join(lines) + "\n"
+
+
+def plan_json(capture: Capture, workloads: list[WorkloadAccessView]) -> str:
+    return json.dumps(plan_document(capture, workloads), indent=2, sort_keys=False) + "\n"
+
+
+def _file_name(*parts: str) -> str:
+    return "_".join(re.sub(r"[^A-Za-z0-9_.-]", "-", p) for p in parts if p)
+
+
+def write_files(capture: Capture, out: Path) -> list[Path]:
+    """Each Vault policy as ``policies/<name>.hcl``, each Kubernetes object as ``kubernetes/<kind>_<ns>_<name>.yaml``."""
+    written: list[Path] = []
+    for r in capture.resources:
+        inputs = r.masked_inputs
+        if r.type == POLICY:
+            path = out / "policies" / f"{_file_name(str(inputs.get('name', r.name)))}.hcl"
+            content = str(inputs.get("policy", ""))
+        elif r.custom and r.type.startswith("kubernetes:") and "kind" in inputs and "apiVersion" in inputs:
+            meta = inputs.get("metadata") or {}
+            path = out / "kubernetes" / (
+                _file_name(inputs["kind"], str(meta.get("namespace", "")), str(meta.get("name", r.name))) + ".yaml"
+            )
+            content = yaml.safe_dump(kubernetes_object(inputs), sort_keys=False)
+        else:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+        written.append(path)
+    return written
+
+
+def kubernetes_object(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A manifest in the usual key order from a Kubernetes resource's engine inputs."""
+    head = {k: inputs[k] for k in ("apiVersion", "kind", "metadata") if k in inputs}
+    return {**head, **{k: v for k, v in inputs.items() if k not in head}}
