@@ -1,7 +1,5 @@
 """SecretsPlatform: the whole secrets plane of one cluster, from one validated spec."""
 
-from __future__ import annotations
-
 import pulumi
 
 from .spec import AuthMethod, PlatformSpec, ReviewerMode, SecretsPlatformArgs, validate_platform

@@ -97,7 +97,7 @@ def normalise(rules: Iterable[PolicyRule]) -> tuple[PolicyRule, ...]:
 
 def render_policy(rules: Iterable[PolicyRule], *, comment: str = "") -> str:
     """The HCL of a policy granting exactly ``rules``."""
-    stanzas = []
+    stanzas: list[str] = []
     if comment:
         stanzas.extend(f"# {line}" for line in comment.splitlines() if line.isprintable())
     for r in normalise(rules):

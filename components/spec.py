@@ -8,8 +8,6 @@ that every builder consumes. Error messages always use the schema (camelCase)
 name, the one a user sees in YAML and in every non-Python SDK.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -284,7 +282,7 @@ def validate_cluster(field: str, raw: object) -> Cluster:
         raise SpecError(
             f"{field}.caCert",
             None,
-            f"a PEM CA certificate of the API server (required unless reviewer is {ReviewerMode.VAULT_POD_TOKEN.value})",
+            "a PEM CA certificate of the API server (required unless reviewer is vault-pod-token)",
         )
     if method is AuthMethod.JWT and issuer is None:
         raise SpecError(f"{field}.issuer", None, "the service-account issuer URL (required for jwt auth)")
@@ -306,7 +304,7 @@ def validate_cluster(field: str, raw: object) -> Cluster:
         auth_method=method,
         auth_mount=v.mount_path(f"{field}.authMount", args.get("auth_mount", method.value)),
         reviewer=reviewer,
-        audience=v.dns_subdomain(f"{field}.audience", args.get("audience", DEFAULT_AUDIENCE)),
+        audience=v.audience(f"{field}.audience", args.get("audience", DEFAULT_AUDIENCE)),
         jwt_validation_pubkeys=pubkeys,
     )
 

@@ -66,6 +66,17 @@ def dns_subdomain(field: str, value: object) -> str:
     return text
 
 
+_AUDIENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+
+
+def audience(field: str, value: object) -> str:
+    """A token audience: a name or URL, without globs, spaces or quotes."""
+    text = require_str(field, value)
+    if len(text) > 253 or not _AUDIENCE.match(text):
+        raise SpecError(field, value, "a name or URL of letters, digits and . _ : / - (no globs, spaces or quotes)")
+    return text
+
+
 def vault_name(field: str, value: object) -> str:
     """A Vault role or policy name: no globs, slashes, quotes or spaces."""
     text = require_str(field, value)

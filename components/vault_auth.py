@@ -1,9 +1,8 @@
 """Vault auth methods that trust one Kubernetes cluster: kubernetes (TokenReview) and jwt (issuer keys)."""
 
-from __future__ import annotations
-
 import base64
-from typing import Any, NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -72,7 +71,7 @@ def jwt_role_inputs(workload: Workload, audience: str, policies: list[str]) -> d
     }
 
 
-def reviewer_token(data: dict[str, str] | None) -> str | None:
+def reviewer_token(data: Mapping[str, str] | None) -> str | None:
     """The reviewer JWT from a service-account-token Secret's ``data`` (base64), once the controller filled it."""
     if not data or "token" not in data:
         return None
@@ -133,8 +132,8 @@ class KubernetesAuth(pulumi.ComponentResource):
             **config,
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["tokenReviewerJwt"]),
         )
-        self.path = backend.path
-        self.accessor = backend.accessor
+        self.path = cast(pulumi.Output[str], backend.path)
+        self.accessor = cast(pulumi.Output[str], backend.accessor)
         self.register_outputs({"path": self.path, "accessor": self.accessor})
 
     def _reviewer(self, name: str, namespace: str) -> pulumi.Output[str | None]:
@@ -202,8 +201,8 @@ class JwtAuth(pulumi.ComponentResource):
             **jwt_auth_inputs(issuer, ca_cert, keys),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.path = backend.path
-        self.accessor = backend.accessor
+        self.path = cast(pulumi.Output[str], backend.path)
+        self.accessor = cast(pulumi.Output[str], backend.accessor)
         self.register_outputs({"path": self.path, "accessor": self.accessor})
 
 

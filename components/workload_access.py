@@ -1,8 +1,6 @@
 """One workload identity: its least-privilege Vault policy and its role on the auth mount."""
 
-from __future__ import annotations
-
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -28,7 +26,7 @@ def workload_policy(workload: Workload) -> str:
     )
 
 
-def auth_delegator_binding(workload: Workload) -> dict[str, object]:
+def auth_delegator_binding(workload: Workload) -> dict[str, Any]:
     """The ClusterRoleBinding args that let a workload's own token review itself (client-jwt mode)."""
     return {
         "metadata": {"name": f"vault-auth-delegator-{workload.namespace}-{workload.service_account}"[:253]},
@@ -72,7 +70,7 @@ class WorkloadAccess(pulumi.ComponentResource):
                 "authMethod", getattr(args.get("auth_method"), "value", args.get("auth_method")), ("kubernetes", "jwt")
             )
         )
-        audience = v.dns_subdomain("audience", args.get("audience", "vault"))
+        audience = v.audience("audience", args.get("audience", "vault"))
         delegate = v.boolean("grantAuthDelegator", args.get("grant_auth_delegator", False))
         document = workload_policy(workload)
         super().__init__("vaultk8s:index:WorkloadAccess", name, {}, opts)
@@ -96,7 +94,7 @@ class WorkloadAccess(pulumi.ComponentResource):
                 opts=child,
             )
         if delegate:
-            k8s.rbac.v1.ClusterRoleBinding(f"{name}-auth-delegator", **auth_delegator_binding(workload), opts=child)  # type: ignore[arg-type]
+            k8s.rbac.v1.ClusterRoleBinding(f"{name}-auth-delegator", **auth_delegator_binding(workload), opts=child)
 
         self.policy_name = policy.name
         self.role_name = role.role_name

@@ -59,7 +59,8 @@ def _workload_name(role: CapturedResource, by_urn: dict[str, CapturedResource]) 
 def workload_access(capture: Capture) -> list[WorkloadAccessView]:
     by_urn = capture.by_urn()
     documents = {
-        r.plain_inputs.get("name", r.name): parse_policy(r.plain_inputs.get("policy", "")) for r in capture.of_type(POLICY)
+        r.plain_inputs.get("name", r.name): parse_policy(r.plain_inputs.get("policy", ""))
+        for r in capture.of_type(POLICY)
     }
     views = []
     for role in [r for r in capture.resources if r.type in (KUBERNETES_ROLE, JWT_ROLE)]:

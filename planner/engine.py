@@ -18,6 +18,7 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.settings import SETTINGS, set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
@@ -92,21 +93,21 @@ def mask_secrets(value: Any) -> Any:
     return value
 
 
-class _EchoMocks(pulumi.runtime.Mocks):
+class EchoMocks(pulumi.runtime.Mocks):
     """A created resource's state is its inputs; invokes return nothing."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         return (f"{args.name}-id" if args.custom else None), dict(args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
 
 
 class CaptureMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that records each registration with its parent and dependencies."""
 
-    def __init__(self) -> None:
-        super().__init__(_EchoMocks())
+    def __init__(self, mocks: pulumi.runtime.Mocks | None = None) -> None:
+        super().__init__(mocks or EchoMocks())
         self.captured: list[CapturedResource] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
@@ -119,7 +120,7 @@ class CaptureMonitor(pulumi_mocks.MockMonitor):
                     name=request.name,
                     parent=request.parent or None,
                     custom=bool(request.custom),
-                    inputs=self.resources[response.urn].state if response.urn in self.resources else {},
+                    inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
                     dependencies=list(request.dependencies),
                     provider=request.provider or None,
                 )
@@ -140,15 +141,17 @@ def run_program(
     stack: str = "dev",
     secret_keys: list[str] | None = None,
     preview: bool = True,
+    mocks: pulumi.runtime.Mocks | None = None,
+    monitor: CaptureMonitor | None = None,
 ) -> Capture:
     """Run ``program`` (a callable, or the path of a ``__main__.py``) and capture it.
 
     Raises whatever the program raises (a ``SpecError`` for bad config), after
     the runtime has settled, so nothing half-registered leaks into the next run.
     """
-    monitor = CaptureMonitor()
+    monitor = monitor or CaptureMonitor(mocks)
     set_root_resource(None)  # type: ignore[arg-type]
-    pulumi.runtime.set_mocks(_EchoMocks(), project=project, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     set_all_config(config_strings(config or {}), secret_keys or [])
     SETTINGS.rpc_manager.clear()
     SETTINGS.outputs.clear()

@@ -66,7 +66,7 @@ def _file_name(*parts: str) -> str:
 
 
 def write_files(capture: Capture, out: Path) -> list[Path]:
-    """Each Vault policy as ``policies/<name>.hcl``, each Kubernetes object as ``kubernetes/<kind>_<ns>_<name>.yaml``."""
+    """Vault policies as ``policies/<name>.hcl``; Kubernetes objects as ``kubernetes/<kind>_<ns>_<name>.yaml``."""
     written: list[Path] = []
     for r in capture.resources:
         inputs = r.masked_inputs
@@ -75,8 +75,10 @@ def write_files(capture: Capture, out: Path) -> list[Path]:
             content = str(inputs.get("policy", ""))
         elif r.custom and r.type.startswith("kubernetes:") and "kind" in inputs and "apiVersion" in inputs:
             meta = inputs.get("metadata") or {}
-            path = out / "kubernetes" / (
-                _file_name(inputs["kind"], str(meta.get("namespace", "")), str(meta.get("name", r.name))) + ".yaml"
+            path = (
+                out
+                / "kubernetes"
+                / (_file_name(inputs["kind"], str(meta.get("namespace", "")), str(meta.get("name", r.name))) + ".yaml")
             )
             content = yaml.safe_dump(kubernetes_object(inputs), sort_keys=False)
         else:
@@ -89,5 +91,5 @@ def write_files(capture: Capture, out: Path) -> list[Path]:
 
 def kubernetes_object(inputs: dict[str, Any]) -> dict[str, Any]:
     """A manifest in the usual key order from a Kubernetes resource's engine inputs."""
-    head = {k: inputs[k] for k in ("apiVersion", "kind", "metadata") if k in inputs}
+    head: dict[str, Any] = {k: inputs[k] for k in ("apiVersion", "kind", "metadata") if k in inputs}
     return {**head, **{k: v for k, v in inputs.items() if k not in head}}

@@ -73,7 +73,7 @@ def self_signed_ca_pem(common_name: str = "tokenreview-stub-ca") -> str:
     """A throwaway self-signed CA certificate (PEM)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -167,7 +167,8 @@ class TokenReviewServer:
 
     def review(self, body: dict[str, Any]) -> dict[str, Any]:
         """The TokenReview object answered for a request body."""
-        spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+        raw_spec = body.get("spec")
+        spec: dict[str, Any] = raw_spec if isinstance(raw_spec, dict) else {}
         token = spec.get("token")
         wanted = spec.get("audiences")
         with self._lock:
@@ -176,10 +177,7 @@ class TokenReviewServer:
         if known is None:
             status = {"authenticated": False, "user": {}, "error": "invalid bearer token"}
         else:
-            if wanted:
-                audiences = [a for a in wanted if a in known.audiences]
-            else:
-                audiences = list(known.audiences)
+            audiences = [a for a in wanted if a in known.audiences] if wanted else list(known.audiences)
             if wanted and not audiences:
                 status = {
                     "authenticated": False,
@@ -272,8 +270,8 @@ def _make_handler(stub: TokenReviewServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep the output clean
-            return
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # keep the test output clean
 
         def _send(self, code: int, payload: dict[str, Any]) -> None:
             raw = json.dumps(payload).encode()

@@ -81,7 +81,7 @@ class Resource:
     inputs: dict[str, Any] = field(default_factory=dict)
 
 
-class UnsupportedResource(Exception):
+class UnsupportedResource(Exception):  # noqa: N818 - the name the test suite uses
     """A ``vault:`` resource (or input) the harness cannot apply faithfully."""
 
     def __init__(self, type_token: str, name: str, reason: str = "") -> None:
@@ -231,12 +231,8 @@ RESOURCE_SPECS: dict[str, Spec] = {
         (Call("POST", "auth/{backend}/config", _without("backend")),),
         lambda i: {"backend": "kubernetes"},
     ),
-    "vault:kv/secretBackendV2:SecretBackendV2": Spec(
-        CONFIG, (Call("POST", "{mount}/config", _without("mount")),)
-    ),
-    "vault:index/policy:Policy": Spec(
-        POLICY, (Call("PUT", "sys/policies/acl/{name}", _with("policy")),)
-    ),
+    "vault:kv/secretBackendV2:SecretBackendV2": Spec(CONFIG, (Call("POST", "{mount}/config", _without("mount")),)),
+    "vault:index/policy:Policy": Spec(POLICY, (Call("PUT", "sys/policies/acl/{name}", _with("policy")),)),
     "vault:kubernetes/authBackendRole:AuthBackendRole": Spec(
         ROLE,
         (Call("POST", "auth/{backend}/role/{roleName}", _without("backend", "roleName")),),

@@ -1,0 +1,98 @@
+"""The Helm charts of the delivery plane, pinned in one place, and the one way they are installed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from . import validation as v
+
+
+@dataclass(frozen=True)
+class ChartRef:
+    """A chart in a Helm repository at one exact version."""
+
+    name: str
+    repo_url: str
+    version: str
+
+
+# The versions match ../shared/reference/charts/<name>/Chart.yaml, which the schema tests validate values against.
+EXTERNAL_SECRETS = ChartRef("external-secrets", "https://charts.external-secrets.io", "2.9.0")
+SECRETS_STORE_CSI = ChartRef(
+    "secrets-store-csi-driver", "https://kubernetes-sigs.github.io/secrets-store-csi-driver/charts", "1.6.0"
+)
+VAULT = ChartRef("vault", "https://helm.releases.hashicorp.com", "0.34.1")
+
+PINNED_CHARTS = (EXTERNAL_SECRETS, SECRETS_STORE_CSI, VAULT)
+
+# Namespaces every cluster already has: registering a Namespace for them would fail (and deleting it would be worse).
+BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+
+
+class InstallMethod(str, Enum):
+    """How a chart is installed."""
+
+    HELM_CHART = "helm-chart"
+    """`kubernetes.helm.v4.Chart` (default): rendered client-side, every object shows in a preview."""
+    HELM_RELEASE = "helm-release"
+    """`kubernetes.helm.v3.Release`: a Helm release managed by Helm inside the provider."""
+
+
+def parse_install_method(field: str, value: object) -> InstallMethod:
+    """An InstallMethod from the enum or its string value (stack config and non-Python SDKs pass strings)."""
+    raw = getattr(value, "value", value)
+    return InstallMethod(v.choice(field, raw, tuple(m.value for m in InstallMethod)))
+
+
+def ensure_namespace(name: str, namespace: str, parent: pulumi.Resource) -> k8s.core.v1.Namespace | None:
+    """A Namespace for an install, or None for a namespace every cluster already has (e.g. kube-system)."""
+    if namespace in BUILTIN_NAMESPACES:
+        return None
+    return k8s.core.v1.Namespace(name, metadata={"name": namespace}, opts=pulumi.ResourceOptions(parent=parent))
+
+
+def install_chart(
+    name: str,
+    chart: ChartRef,
+    namespace: str,
+    values: dict[str, Any],
+    method: InstallMethod,
+    parent: pulumi.Resource,
+    *,
+    release_name: str | None = None,
+    depends_on: list[pulumi.Resource] | None = None,
+) -> pulumi.Resource:
+    """Register ``chart`` at its pinned version in ``namespace``; custom resources of its CRDs depend on the result.
+
+    ``release_name`` defaults to the chart's name; two installs of one chart (the vault chart's CSI provider and
+    its injector) pass distinct ones so they never collide, even in one namespace.
+    """
+    opts = pulumi.ResourceOptions(parent=parent, depends_on=depends_on or [])
+    release = release_name or chart.name
+    if InstallMethod(method) is InstallMethod.HELM_RELEASE:
+        return k8s.helm.v3.Release(
+            name,
+            name=release,
+            chart=chart.name,
+            version=chart.version,
+            repository_opts={"repo": chart.repo_url},
+            namespace=namespace,
+            create_namespace=True,
+            values=values,
+            opts=opts,
+        )
+    return k8s.helm.v4.Chart(
+        name,
+        name=release,
+        chart=chart.name,
+        version=chart.version,
+        repository_opts={"repo": chart.repo_url},
+        namespace=namespace,
+        values=values,
+        opts=opts,
+    )

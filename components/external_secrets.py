@@ -1,0 +1,279 @@
+"""External Secrets Operator: its install, and the SecretStore / ExternalSecret objects of each workload.
+
+One SecretStore per KV mount: the Vault provider's ``path`` is a single KV mount, so a
+workload that reads from two mounts gets two stores, each with one ExternalSecret (and
+so one target Secret) of its own; ``workload_external_secrets`` builds them all. Every
+store logs in as the workload's own service account and role, never as the operator's.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Sequence
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+
+from . import validation as v
+from .charts import EXTERNAL_SECRETS, InstallMethod, ensure_namespace, install_chart, parse_install_method
+from .spec import AuthMethod, Cluster, SecretRef, VaultServer, Workload
+
+API_VERSION = "external-secrets.io/v1"
+LEGACY_API_VERSION = "kubernetes-client.io/v1"
+KV_VERSION = "v2"
+DEFAULT_REFRESH_INTERVAL = "1h"
+
+# Cluster-scoped or write-path kinds, each with its CRD switch and its controller switch in the chart's values.yaml.
+# values.yaml: "If set to false you must also set processClusterExternalSecret: false" (and likewise for each).
+_CLUSTER_WIDE_FEATURES = (
+    ("createClusterExternalSecret", "processClusterExternalSecret"),
+    ("createClusterSecretStore", "processClusterStore"),
+    ("createClusterGenerator", "processClusterGenerator"),
+    ("createClusterPushSecret", "processClusterPushSecret"),
+    ("createPushSecret", "processPushSecret"),
+)
+
+_GO_DURATION = re.compile(r"^(?:\d+h)?(?:\d+m)?(?:\d+s)?$")
+
+
+# --- pure builders -------------------------------------------------------------
+
+
+def operator_values(cluster_wide: bool) -> dict[str, Any]:
+    """Chart values: CRDs installed, ClusterSecretStore / ClusterExternalSecret / ClusterGenerator / PushSecret off.
+
+    Off means both the CRD and its controller: a namespace admin cannot create a kind nobody installed.
+    PushSecret is namespaced but writes to Vault, so it is off with the cluster-wide kinds.
+    ``scopedRBAC`` / ``scopedNamespace`` stay at their defaults: they would confine the operator to one
+    namespace, and workloads live in many.
+    """
+    enabled = v.boolean("clusterWide", cluster_wide)
+    values: dict[str, Any] = {"installCRDs": True, "crds": {}}
+    for crd_flag, process_flag in _CLUSTER_WIDE_FEATURES:
+        values["crds"][crd_flag] = enabled
+        values[process_flag] = enabled
+    return values
+
+
+def secrets_by_mount(secrets: Sequence[SecretRef]) -> dict[str, list[SecretRef]]:
+    """The secrets grouped by KV mount, in first-use order."""
+    groups: dict[str, list[SecretRef]] = {}
+    for secret in secrets:
+        groups.setdefault(secret.mount, []).append(secret)
+    return groups
+
+
+def mount_slug(mount: str) -> str:
+    """A mount path as a DNS-label fragment for object names: ``team_a/kv`` -> ``team-a-kv``."""
+    return re.sub(r"[^a-z0-9-]", "-", mount.lower()).strip("-")
+
+
+def vault_provider(
+    vault: VaultServer, cluster: Cluster, mount: str, role: str, service_account_ref: dict[str, Any]
+) -> dict[str, Any]:
+    """``spec.provider.vault`` of a (Cluster)SecretStore reading KV v2 ``mount`` as ``role``."""
+    ref = {**service_account_ref, "audiences": [cluster.audience]}
+    auth: dict[str, Any]
+    if cluster.auth_method is AuthMethod.KUBERNETES:
+        auth = {"kubernetes": {"mountPath": cluster.auth_mount, "role": role, "serviceAccountRef": ref}}
+    else:
+        # kubernetesServiceAccountToken.audiences is deprecated in the CRD ("use serviceAccountRef.Audiences").
+        auth = {
+            "jwt": {
+                "path": cluster.auth_mount,
+                "role": role,
+                "kubernetesServiceAccountToken": {"serviceAccountRef": ref},
+            }
+        }
+    provider: dict[str, Any] = {"server": vault.address, "path": mount, "version": KV_VERSION, "auth": auth}
+    if vault.ca_cert is not None:
+        provider["caBundle"] = base64.b64encode(vault.ca_cert.encode()).decode()
+    return provider
+
+
+def secret_store(
+    workload: Workload, vault: VaultServer, cluster: Cluster, name: str, mount: str | None = None
+) -> dict[str, Any]:
+    """A SecretStore in the workload's namespace that logs in as the workload and reads one KV mount.
+
+    ``mount`` may be left out when the workload reads from a single mount.
+    """
+    mount = _store_mount(workload, mount)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "SecretStore",
+        "metadata": {"name": v.dns_subdomain("name", name), "namespace": workload.namespace},
+        "spec": {
+            "provider": {
+                "vault": vault_provider(vault, cluster, mount, workload.role, {"name": workload.service_account})
+            }
+        },
+    }
+
+
+def cluster_secret_store(
+    workload: Workload,
+    vault: VaultServer,
+    cluster: Cluster,
+    name: str,
+    namespaces: Sequence[str],
+    mount: str | None = None,
+) -> dict[str, Any]:
+    """A ClusterSecretStore logging in as ``workload``'s identity, usable only from the listed ``namespaces``.
+
+    An empty list is refused: without conditions any namespace could read through the store.
+    """
+    allowed = [v.dns_label(f"namespaces[{i}]", n) for i, n in enumerate(v.sequence("namespaces", namespaces))]
+    if not allowed:
+        raise v.SpecError("namespaces", [], "at least one namespace (a ClusterSecretStore is never open to all)")
+    mount = _store_mount(workload, mount)
+    ref = {"name": workload.service_account, "namespace": workload.namespace}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ClusterSecretStore",
+        "metadata": {"name": v.dns_subdomain("name", name)},
+        "spec": {
+            "provider": {"vault": vault_provider(vault, cluster, mount, workload.role, ref)},
+            "conditions": [{"namespaces": allowed}],
+        },
+    }
+
+
+def external_secret(
+    workload: Workload, secrets: Sequence[SecretRef], store_name: str, refresh_interval: str, name: str
+) -> dict[str, Any]:
+    """An ExternalSecret that owns a Secret named ``name`` with one key per secret (all from one mount)."""
+    _check_secrets(workload, secrets)
+    mounts = secrets_by_mount(secrets)
+    if len(mounts) != 1:
+        raise v.SpecError("secrets", sorted(mounts), "secrets of a single KV mount (one SecretStore reads one mount)")
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ExternalSecret",
+        "metadata": {"name": v.dns_subdomain("name", name), "namespace": workload.namespace},
+        "spec": {
+            "refreshInterval": go_duration("refreshInterval", refresh_interval),
+            "secretStoreRef": {"name": v.dns_subdomain("storeName", store_name), "kind": "SecretStore"},
+            "target": {"name": name, "creationPolicy": "Owner"},
+            "data": [{"secretKey": s.name, "remoteRef": {"key": s.key_path, "property": s.key}} for s in secrets],
+        },
+    }
+
+
+def workload_external_secrets(
+    workload: Workload, vault: VaultServer, cluster: Cluster, refresh_interval: str = DEFAULT_REFRESH_INTERVAL
+) -> list[dict[str, Any]]:
+    """Every SecretStore and ExternalSecret of a workload: one pair per KV mount it reads.
+
+    Names: store ``<workload>-<mount>``; ExternalSecret and its Secret ``<workload>`` for a single mount,
+    ``<workload>-<mount>`` when there are several.
+    """
+    groups = secrets_by_mount(workload.secrets)
+    slugs = {mount: mount_slug(mount) for mount in groups}
+    if len(set(slugs.values())) != len(slugs):
+        raise v.SpecError(
+            "secrets", sorted(groups), "KV mounts whose names differ after lowercasing and '/'/'_' -> '-'"
+        )
+    objects: list[dict[str, Any]] = []
+    for mount, secrets in groups.items():
+        store = f"{workload.name}-{slugs[mount]}"
+        target = workload.name if len(groups) == 1 else store
+        objects.append(secret_store(workload, vault, cluster, store, mount))
+        objects.append(external_secret(workload, secrets, store, refresh_interval, target))
+    return objects
+
+
+def legacy_external_secret(
+    workload: Workload, secrets: Sequence[SecretRef], cluster: Cluster, name: str
+) -> dict[str, Any]:
+    """Deprecated: the archived kubernetes-external-secrets (``kubernetes-client.io/v1``) form of the seed document.
+
+    Kept to reproduce and migrate the seed's example. Its controller logs in with its *own* service
+    account token, so ``vaultRole`` must bind the controller, not the workload: prefer ``external_secret``.
+    """
+    _check_secrets(workload, secrets)
+    return {
+        "apiVersion": LEGACY_API_VERSION,
+        "kind": "ExternalSecret",
+        "metadata": {"name": v.dns_subdomain("name", name), "namespace": workload.namespace},
+        "spec": {
+            "backendType": "vault",
+            "vaultMountPoint": cluster.auth_mount,
+            "vaultRole": workload.role,
+            "data": [{"key": s.api_path, "name": s.name, "property": s.key} for s in secrets],
+        },
+    }
+
+
+def go_duration(field: str, value: object) -> str:
+    """A Go duration string (``30s``, ``15m``, ``1h``) as the operator parses it; bare numbers are refused."""
+    text = v.require_str(field, value)
+    if not text or not _GO_DURATION.match(text):
+        raise v.SpecError(field, value, "a duration such as '30s', '15m' or '1h' (a unit is required)")
+    v.duration_seconds(field, text)
+    return text
+
+
+def _check_secrets(workload: Workload, secrets: Sequence[SecretRef]) -> None:
+    if not secrets:
+        raise v.SpecError("secrets", [], "at least one secret")
+    for i, secret in enumerate(secrets):
+        if secret not in workload.secrets:
+            raise v.SpecError(
+                f"secrets[{i}]", secret.api_path, f"a secret of workload {workload.name!r} (its policy grants no other)"
+            )
+
+
+def _store_mount(workload: Workload, mount: str | None) -> str:
+    mounts = list(secrets_by_mount(workload.secrets))
+    if mount is None:
+        if len(mounts) != 1:
+            raise v.SpecError("mount", None, "one of the workload's KV mounts: " + ", ".join(mounts))
+        return mounts[0]
+    return v.choice("mount", mount, tuple(mounts))
+
+
+# --- component -----------------------------------------------------------------
+
+
+class ExternalSecretsOperatorArgs(TypedDict):
+    """An External Secrets Operator install."""
+
+    namespace: NotRequired[str]
+    """The namespace the operator runs in (default `external-secrets`)."""
+    cluster_wide: NotRequired[bool]
+    """Install and run the cluster-scoped kinds (ClusterSecretStore, ClusterExternalSecret, ClusterGenerator) and PushSecret (default false)."""
+    install_method: NotRequired[InstallMethod]
+    """`helm-chart` (default) or `helm-release`."""
+
+
+class ExternalSecretsOperator(pulumi.ComponentResource):
+    """The External Secrets Operator chart, pinned, with cluster-wide features off unless asked for.
+
+    ``install`` is the chart resource: SecretStores and ExternalSecrets must ``depends_on`` it.
+    """
+
+    namespace: pulumi.Output[str]
+    """The namespace the operator runs in."""
+
+    def __init__(
+        self, name: str, args: ExternalSecretsOperatorArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        namespace = v.dns_label("namespace", args.get("namespace", "external-secrets"))
+        values = operator_values(args.get("cluster_wide", False))
+        method = parse_install_method("installMethod", args.get("install_method", InstallMethod.HELM_CHART))
+        super().__init__("vaultk8s:index:ExternalSecretsOperator", name, {}, opts)
+
+        created = ensure_namespace(f"{name}-namespace", namespace, self)
+        self.install = install_chart(
+            f"{name}-chart",
+            EXTERNAL_SECRETS,
+            namespace,
+            values,
+            method,
+            self,
+            depends_on=[created] if created else None,
+        )
+        self.namespace = created.metadata.name if created else pulumi.Output.from_input(namespace)  # type: ignore[assignment]
+        self.register_outputs({"namespace": self.namespace})

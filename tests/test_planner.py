@@ -1,0 +1,138 @@
+"""The offline plan: `python -m planner`, its formats, files and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.policy_document import PolicyRule, parse_policy
+from planner.__main__ import main
+from planner.engine import PROJECT_ROOT
+from tests.conftest import DEV_STACK
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_readme_command_runs_as_a_process() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "planner", "--stack", "dev"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Workload access:" in result.stdout
+    assert "secret/data/myapp: read" in result.stdout
+
+
+def test_dev_plan_shows_the_seeds_two_workloads_with_exactly_their_paths(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--stack", "dev", "--format", "json")
+    assert code == 0
+    plan = json.loads(out)
+    access = {w["role"]: (w["namespace"], w["serviceAccount"], w["authMount"], w["access"]) for w in plan["workloads"]}
+    assert access == {
+        "my-role": ("myapp", "myapp", "kubernetes", {"secret/data/myapp": ["read"]}),
+        "k8s-role": ("db", "db-client", "kubernetes", {"secret/data/db": ["read"]}),
+    }
+    types = {r["type"] for r in plan["resources"]}
+    assert {
+        "vault:index/authBackend:AuthBackend",
+        "vault:index/policy:Policy",
+        "vaultk8s:index:SecretsPlatform",
+    } <= types
+    for resource in plan["resources"]:
+        assert set(resource) == {"type", "name", "parent", "custom", "dependsOn", "inputs"}
+
+
+def test_text_plan_lists_the_resource_tree_and_access(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--stack", "dev")
+    assert code == 0
+    assert "  vaultk8s:index:SecretsPlatform  platform" in out
+    assert "      vault:kubernetes/authBackendRole:AuthBackendRole  platform-myapp-role" in out
+    assert "auth mount: kubernetes   role: k8s-role" in out
+
+
+def test_out_writes_policies_and_kubernetes_objects(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "--stack", "dev", "--out", str(tmp_path))
+    assert code == 0
+    policies = {p.name: parse_policy(p.read_text()) for p in (tmp_path / "policies").glob("*.hcl")}
+    assert policies == {
+        "workload-myapp-myapp.hcl": (PolicyRule("secret/data/myapp", ("read",)),),
+        "workload-db-db-client.hcl": (PolicyRule("secret/data/db", ("read",)),),
+    }
+    objects = [yaml.safe_load(p.read_text()) for p in (tmp_path / "kubernetes").glob("*.yaml")]
+    assert {(o["kind"], o["metadata"]["name"]) for o in objects} >= {
+        ("ClusterRoleBinding", "vault-auth-delegator-myapp-myapp"),
+    }
+    assert f"under {tmp_path}" in err
+
+
+def hostile_stack(tmp_path: Path, mutate: Any) -> Path:
+    document = yaml.safe_load(DEV_STACK.read_text())
+    mutate(document["config"])
+    path = tmp_path / "Pulumi.hostile.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+HOSTILE = {
+    "path with a quote": (
+        lambda c: c["secrets-platform:workloads"][0]["secrets"][0].update(path='secret/data/a"b'),
+        "secrets[0].path",
+    ),
+    "path with a newline": (
+        lambda c: c["secrets-platform:workloads"][0]["secrets"][0].update(path="secret/data/a\nb"),
+        "secrets[0].path",
+    ),
+    "glob in a service account": (
+        lambda c: c["secrets-platform:workloads"][0].update(serviceAccount="app-*"),
+        "serviceAccount",
+    ),
+    "namespace not a DNS label": (
+        lambda c: c["secrets-platform:workloads"][1].update(namespace="Team_DB"),
+        "namespace",
+    ),
+    "TTL that does not parse": (lambda c: c["secrets-platform:workloads"][1].update(tokenTtl="soon"), "tokenTtl"),
+    "unknown key": (lambda c: c["secrets-platform:workloads"][1].update(secretz=[]), "secretz"),
+    "unknown top-level key": (lambda c: c.update({"secrets-platform:workload": []}), "workload"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_bad_config_exits_2_with_one_line_naming_the_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str
+) -> None:
+    mutate, field = HOSTILE[case]
+    code, out, err = run(capsys, "--config-file", str(hostile_stack(tmp_path, mutate)))
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("error: Pulumi.hostile.yaml: ")
+    assert field in err
+
+
+def test_an_unknown_capability_is_refused_by_the_builder() -> None:
+    from components.policy_document import rule
+    from components.validation import SpecError
+
+    with pytest.raises(SpecError, match="'write' is not allowed: one of create, read"):
+        rule("secret/data/a", "write")
+
+
+def test_secure_config_values_are_masked_never_decrypted(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    def add_secret(config: dict[str, Any]) -> None:
+        config["vault:token"] = {"secure": "v1:c2VjcmV0LWNpcGhlcnRleHQ="}
+
+    code, out, _ = run(capsys, "--config-file", str(hostile_stack(tmp_path, add_secret)), "--format", "json")
+    assert code == 0
+    assert "c2VjcmV0LWNpcGhlcnRleHQ=" not in out
