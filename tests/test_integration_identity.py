@@ -1,0 +1,140 @@
+"""Integration tier: the dev stack's Vault resources applied to a live OpenBao, then real logins.
+
+Each workload logs in with a real service-account JWT and may read exactly its
+own secret: another workload's secret, a write, the mount root, the metadata
+and a login from another namespace or service account are all refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from planner.access import workload_access
+from planner.engine import Capture
+from tests.conftest import dev_config, plan
+from tests.live.jwt_issuer import ServiceAccountIssuer
+from tests.live.openbao import OpenBaoDevServer, VaultClient, VaultError, require_bao
+from tests.live.tokenreview import TokenReviewServer
+from tests.live.vault_apply import apply_vault_resources
+
+# Values written with the root token; each workload must see only its own.
+SECRETS = {
+    "secret/data/myapp": {"apikey": "myapp-api-key-value", "unrelated": "x"},
+    "secret/data/db": {"username": "db-user-value", "password": "db-password-value"},
+    "secret/data/other-team": {"token": "not-for-these-workloads"},
+}
+WORKLOADS = {  # role -> (namespace, service account, its own path, its key)
+    "my-role": ("myapp", "myapp", "secret/data/myapp", "apikey"),
+    "k8s-role": ("db", "db-client", "secret/data/db", "username"),
+}
+
+
+@pytest.fixture
+def bao() -> Iterator[OpenBaoDevServer]:
+    with OpenBaoDevServer(require_bao()) as server:
+        yield server
+
+
+@pytest.fixture
+def apiserver() -> Iterator[TokenReviewServer]:
+    with TokenReviewServer() as stub:
+        yield stub
+
+
+def deploy(root: VaultClient, capture: Capture) -> list[str]:
+    written = apply_vault_resources(root, capture.resources)
+    for path, data in SECRETS.items():
+        root.write(path, {"data": data})
+    return written
+
+
+def assert_least_privilege(root: VaultClient, mount: str, mint: Any) -> None:
+    """``mint(namespace, service_account)`` returns a token the cluster would give that pod."""
+    for role, (namespace, account, own_path, key) in WORKLOADS.items():
+        token = root.login(mount, role, mint(namespace, account))
+        assert root.read(own_path, token=token)["data"]["data"][key] == SECRETS[own_path][key]
+
+        other_paths = [p for p in SECRETS if p != own_path]
+        forbidden = [("GET", p, None) for p in other_paths] + [
+            ("POST", own_path, {"data": {key: "overwritten"}}),  # no write
+            ("LIST", "secret/metadata/", None),  # not the mount root
+            ("GET", own_path.replace("/data/", "/metadata/"), None),  # no metadata
+            ("GET", "sys/policies/acl", None),
+            ("POST", "sys/policies/acl/escalate", {"policy": 'path "*" { capabilities = ["sudo"] }'}),
+        ]
+        for method, path, body in forbidden:
+            with pytest.raises(VaultError) as denied:
+                root.request(method, path, body, token=token)
+            assert denied.value.status == 403, (role, method, path)
+        assert root.read(own_path)["data"]["data"][key] == SECRETS[own_path][key]  # the write did not land
+
+    # A pod of another namespace, or another service account, cannot assume a role.
+    for role, (namespace, account, _, _) in WORKLOADS.items():
+        impostors = [
+            ("elsewhere", account),
+            (namespace, "default"),
+            *[(n, a) for r, (n, a, _, _) in WORKLOADS.items() if r != role],
+        ]
+        for impostor in impostors:
+            with pytest.raises(VaultError) as refused:
+                root.login(mount, role, mint(*impostor))
+            assert refused.value.status in (400, 403), (role, impostor)
+
+
+def test_kubernetes_auth_least_privilege_on_a_live_server(bao: OpenBaoDevServer, apiserver: TokenReviewServer) -> None:
+    config = dev_config()
+    cluster = config["secrets-platform:cluster"]
+    # The stand-in API server: plain HTTP on loopback, with the CA OpenBao insists on.
+    cluster.update(apiHost=apiserver.url, caCert=apiserver.ca_pem)
+    capture = plan(config)
+    root = bao.client()
+
+    written = deploy(root, capture)
+    assert written[:2] == ["sys/auth/kubernetes", "auth/kubernetes/config"]
+    assert sorted(written[2:]) == sorted(
+        [f"sys/policies/acl/{n}" for n in ("workload-myapp-myapp", "workload-db-db-client")]
+        + [f"auth/kubernetes/role/{r}" for r in WORKLOADS]
+    )
+    # What the plan says each workload may do is what the server now enforces.
+    for view in workload_access(capture):
+        assert root.read(f"auth/kubernetes/role/{view.role}")["data"]["token_policies"] == view.policies
+
+    assert_least_privilege(root, "kubernetes", lambda ns, sa: apiserver.issue_token(ns, sa, ["vault"]))
+
+    # The audience is bound: a token minted for another audience is refused.
+    with pytest.raises(VaultError):
+        root.login("kubernetes", "my-role", apiserver.issue_token("myapp", "myapp", ["https://kubernetes.default.svc"]))
+    # And every login really went through TokenReview with the workload's own token (client-jwt mode).
+    assert apiserver.reviews() and all(r.bearer == r.reviewed_token for r in apiserver.reviews())
+
+
+def test_jwt_auth_least_privilege_on_a_live_server(bao: OpenBaoDevServer) -> None:
+    issuer = ServiceAccountIssuer()
+    config = dev_config()
+    config["secrets-platform:cluster"] = {
+        "name": "dev",
+        "apiHost": "https://kubernetes.example.com:6443",
+        "authMethod": "jwt",
+        "issuer": issuer.issuer,
+        "jwtValidationPubkeys": [issuer.public_key_pem],
+    }
+    capture = plan(config)
+    assert not capture.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+    root = bao.client()
+    deploy(root, capture)
+
+    assert_least_privilege(root, "jwt", lambda ns, sa: issuer.issue(ns, sa, ["vault"]))
+
+    # Signed by another key, issued by another issuer, for another audience, or expired: refused.
+    stranger = ServiceAccountIssuer(issuer=issuer.issuer)
+    for bad in (
+        stranger.issue("myapp", "myapp", ["vault"]),
+        issuer.issue("myapp", "myapp", ["vault"], iss="https://attacker.example.com"),
+        issuer.issue("myapp", "myapp", ["other-audience"]),
+        issuer.issue("myapp", "myapp", ["vault"], ttl=-120),
+    ):
+        with pytest.raises(VaultError):
+            root.login("jwt", "my-role", bad)
