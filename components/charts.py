@@ -1,7 +1,6 @@
 """The Helm charts of the delivery plane, pinned in one place, and the one way they are installed."""
 
-from __future__ import annotations
-
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -56,6 +55,13 @@ def ensure_namespace(name: str, namespace: str, parent: pulumi.Resource) -> k8s.
     return k8s.core.v1.Namespace(name, metadata={"name": namespace}, opts=pulumi.ResourceOptions(parent=parent))
 
 
+def namespace_output(created: k8s.core.v1.Namespace | None, namespace: str) -> pulumi.Output[str]:
+    """The install's namespace as an output: from the Namespace resource when the stack created it."""
+    if created is None:
+        return pulumi.Output.from_input(namespace)
+    return created.metadata.apply(lambda meta: meta["name"] if isinstance(meta, dict) else meta.name)
+
+
 def install_chart(
     name: str,
     chart: ChartRef,
@@ -65,14 +71,14 @@ def install_chart(
     parent: pulumi.Resource,
     *,
     release_name: str | None = None,
-    depends_on: list[pulumi.Resource] | None = None,
+    depends_on: Sequence[pulumi.Resource] | None = None,
 ) -> pulumi.Resource:
     """Register ``chart`` at its pinned version in ``namespace``; custom resources of its CRDs depend on the result.
 
     ``release_name`` defaults to the chart's name; two installs of one chart (the vault chart's CSI provider and
     its injector) pass distinct ones so they never collide, even in one namespace.
     """
-    opts = pulumi.ResourceOptions(parent=parent, depends_on=depends_on or [])
+    opts = pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on or []))
     release = release_name or chart.name
     if InstallMethod(method) is InstallMethod.HELM_RELEASE:
         return k8s.helm.v3.Release(

@@ -2,14 +2,13 @@
 
 Parameter names of the Vault CSI provider (``vaultAddress``, ``roleName``,
 ``vaultAuthMountPath``, ``audience``, ``objects``) are not in any CRD: the
-SecretProviderClass schema types ``spec.parameters`` as a free string map. They
-follow the vault-csi-provider documentation for the version the pinned vault chart
-ships (``csi.image.tag`` 1.7.4), where ``vaultAuthMountPath`` replaced the
-deprecated ``vaultKubernetesMountPath`` and serves kubernetes and jwt mounts alike
-(both take the same ``{role, jwt}`` login).
+SecretProviderClass schema types ``spec.parameters`` as a free string map, so no
+schema test can catch a misspelt one. They are taken from vault-csi-provider's
+documentation as recalled, NOT checked against a file here: for the provider the
+pinned vault chart ships (``csi.image.tag`` 1.7.4), ``vaultAuthMountPath`` replaced
+the deprecated ``vaultKubernetesMountPath`` and serves kubernetes and jwt mounts alike
+(both take the same ``{role, jwt}`` login). Verify against a live provider.
 """
-
-from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
@@ -18,7 +17,15 @@ import pulumi
 import yaml
 
 from . import validation as v
-from .charts import SECRETS_STORE_CSI, VAULT, InstallMethod, ensure_namespace, install_chart, parse_install_method
+from .charts import (
+    SECRETS_STORE_CSI,
+    VAULT,
+    InstallMethod,
+    ensure_namespace,
+    install_chart,
+    namespace_output,
+    parse_install_method,
+)
 from .external_secrets import go_duration
 from .spec import Cluster, SecretRef, VaultServer, Workload
 
@@ -156,13 +163,25 @@ class SecretsStoreCsi(pulumi.ComponentResource):
         after = [created] if created else None
         self.install: list[pulumi.Resource] = [
             install_chart(
-                f"{name}-driver", SECRETS_STORE_CSI, namespace, driver, method, self,
-                release_name=DRIVER_RELEASE, depends_on=after,
+                f"{name}-driver",
+                SECRETS_STORE_CSI,
+                namespace,
+                driver,
+                method,
+                self,
+                release_name=DRIVER_RELEASE,
+                depends_on=after,
             ),
             install_chart(
-                f"{name}-vault-provider", VAULT, namespace, provider, method, self,
-                release_name=PROVIDER_RELEASE, depends_on=after,
+                f"{name}-vault-provider",
+                VAULT,
+                namespace,
+                provider,
+                method,
+                self,
+                release_name=PROVIDER_RELEASE,
+                depends_on=after,
             ),
         ]
-        self.namespace = pulumi.Output.from_input(namespace)
+        self.namespace = namespace_output(created, namespace)
         self.register_outputs({"namespace": self.namespace})

@@ -6,8 +6,6 @@ so one target Secret) of its own; ``workload_external_secrets`` builds them all.
 store logs in as the workload's own service account and role, never as the operator's.
 """
 
-from __future__ import annotations
-
 import base64
 import re
 from collections.abc import Sequence
@@ -16,7 +14,14 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 
 from . import validation as v
-from .charts import EXTERNAL_SECRETS, InstallMethod, ensure_namespace, install_chart, parse_install_method
+from .charts import (
+    EXTERNAL_SECRETS,
+    InstallMethod,
+    ensure_namespace,
+    install_chart,
+    namespace_output,
+    parse_install_method,
+)
 from .spec import AuthMethod, Cluster, SecretRef, VaultServer, Workload
 
 API_VERSION = "external-secrets.io/v1"
@@ -243,7 +248,7 @@ class ExternalSecretsOperatorArgs(TypedDict):
     namespace: NotRequired[str]
     """The namespace the operator runs in (default `external-secrets`)."""
     cluster_wide: NotRequired[bool]
-    """Install and run the cluster-scoped kinds (ClusterSecretStore, ClusterExternalSecret, ClusterGenerator) and PushSecret (default false)."""
+    """Install and run ClusterSecretStore, ClusterExternalSecret, ClusterGenerator and PushSecret (default false)."""
     install_method: NotRequired[InstallMethod]
     """`helm-chart` (default) or `helm-release`."""
 
@@ -275,5 +280,5 @@ class ExternalSecretsOperator(pulumi.ComponentResource):
             self,
             depends_on=[created] if created else None,
         )
-        self.namespace = created.metadata.name if created else pulumi.Output.from_input(namespace)  # type: ignore[assignment]
+        self.namespace = namespace_output(created, namespace)
         self.register_outputs({"namespace": self.namespace})

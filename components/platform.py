@@ -2,6 +2,8 @@
 
 import pulumi
 
+from .database_secrets import DatabaseSecrets
+from .kv_secrets import KvStore, resource_slug
 from .spec import AuthMethod, PlatformSpec, ReviewerMode, SecretsPlatformArgs, validate_platform
 from .vault_auth import JwtAuth, KubernetesAuth
 from .workload_access import WorkloadAccess
@@ -25,6 +27,8 @@ class SecretsPlatform(pulumi.ComponentResource):
     """Workload name to its Vault policy."""
     access: pulumi.Output[dict[str, dict[str, list[str]]]]
     """Workload name to the Vault paths it may use and the capabilities on each."""
+    next_rotations: pulumi.Output[dict[str, str]]
+    """`<mount>/<path>` of each generated secret that rotates, to the time of its next rotation."""
 
     def __init__(self, name: str, args: SecretsPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         spec = validate_platform(args)
@@ -55,6 +59,13 @@ class SecretsPlatform(pulumi.ComponentResource):
                 },
                 opts=child,
             )
+        stores = [
+            KvStore(f"{name}-kv-{resource_slug(kv.mount)}", {"kv": args["kv"][i]}, opts=child)  # type: ignore[typeddict-item]
+            for i, kv in enumerate(spec.kv)
+        ]
+        for i, db in enumerate(spec.databases):
+            DatabaseSecrets(f"{name}-db-{db.name}", {"database": args["databases"][i]}, opts=child)  # type: ignore[typeddict-item]
+
         delegate = cluster.auth_method is AuthMethod.KUBERNETES and cluster.reviewer is ReviewerMode.CLIENT_JWT
         accesses = {
             w.name: WorkloadAccess(
@@ -75,6 +86,17 @@ class SecretsPlatform(pulumi.ComponentResource):
         self.roles = pulumi.Output.all(**{k: a.role_name for k, a in accesses.items()})  # type: ignore[assignment]
         self.policies = pulumi.Output.all(**{k: a.policy_name for k, a in accesses.items()})  # type: ignore[assignment]
         self.access = pulumi.Output.from_input(access_matrix(spec))
+        self.next_rotations = pulumi.Output.all(*[s.next_rotations for s in stores]).apply(  # type: ignore[assignment]
+            lambda maps: {
+                f"{kv.mount}/{path}": when for kv, m in zip(spec.kv, maps, strict=True) for path, when in m.items()
+            }
+        )
         self.register_outputs(
-            {"auth_mount": self.auth_mount, "roles": self.roles, "policies": self.policies, "access": self.access}
+            {
+                "auth_mount": self.auth_mount,
+                "roles": self.roles,
+                "policies": self.policies,
+                "access": self.access,
+                "next_rotations": self.next_rotations,
+            }
         )

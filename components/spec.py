@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NotRequired, TypedDict
 
+import pulumi
+
 from . import validation as v
 from .validation import SpecError
 
@@ -54,6 +56,17 @@ class SecretRefArgs(TypedDict):
     """The name the value has in the pod (file or Secret key); defaults to `key`."""
 
 
+class DatabaseCredentialArgs(TypedDict):
+    """Database credentials a workload reads from Vault's database engine."""
+
+    mount: str
+    """The database secrets engine mount (a `databases[].mount`)."""
+    role: str
+    """The dynamic role (read `creds/<role>`) or, with `static`, the static role (read `static-creds/<role>`)."""
+    static: NotRequired[bool]
+    """A static role whose password Vault rotates, instead of a dynamic role (default false)."""
+
+
 class WorkloadArgs(TypedDict):
     """A workload identity: one Kubernetes service account in one namespace and the secrets it reads."""
 
@@ -73,6 +86,8 @@ class WorkloadArgs(TypedDict):
     """The Vault token's maximum TTL, e.g. `1h` (default); at most 24h."""
     create_service_account: NotRequired[bool]
     """Create the workload's Kubernetes ServiceAccount (default false: the team's own manifests own it)."""
+    database_credentials: NotRequired[list[DatabaseCredentialArgs]]
+    """Database roles the workload reads credentials from; its policy grants read on exactly those."""
 
 
 class ClusterArgs(TypedDict):
@@ -107,6 +122,96 @@ class VaultArgs(TypedDict):
     """PEM CA bundle of Vault's TLS certificate, for clients in the cluster."""
 
 
+class GeneratedSecretArgs(TypedDict):
+    """A KV v2 secret whose values the stack generates (pulumi-random) and rotates on a schedule."""
+
+    path: str
+    """The secret's path inside the mount, e.g. `myapp`."""
+    keys: list[str]
+    """The keys to generate, e.g. `[apikey]`."""
+    length: NotRequired[int]
+    """Length of each generated value (default 32, 16 to 128)."""
+    special: NotRequired[bool]
+    """Include punctuation (default false: values safe in URLs and shells)."""
+    rotate_every: NotRequired[str]
+    """Rotate on the first `pulumi up` after this period, e.g. `30d`; unset: never."""
+
+
+class KvMountArgs(TypedDict):
+    """A KV version 2 mount and the secrets generated into it."""
+
+    mount: str
+    """The mount path, e.g. `secret`."""
+    max_versions: NotRequired[int]
+    """Versions kept per secret (default 10): a rotation keeps the previous ones readable."""
+    cas_required: NotRequired[bool]
+    """Require check-and-set on every write (default false)."""
+    delete_version_after: NotRequired[str]
+    """Delete versions older than this, e.g. `90d` (default: never)."""
+    generated: NotRequired[list[GeneratedSecretArgs]]
+    """Secrets whose values the stack generates."""
+
+
+class DatabasePlugin(str, Enum):
+    """The database engine's plugin."""
+
+    POSTGRESQL = "postgresql"
+    """postgresql-database-plugin."""
+    MYSQL = "mysql"
+    """mysql-database-plugin (MySQL and MariaDB)."""
+
+
+class DatabaseRoleArgs(TypedDict):
+    """A dynamic role: Vault creates a user per lease and drops it on revocation or expiry."""
+
+    name: str
+    """The role name; workloads read `<mount>/creds/<name>`."""
+    creation_statements: list[str]
+    """SQL creating the user, templated with `{{name}}`, `{{password}}`, `{{expiration}}`."""
+    revocation_statements: NotRequired[list[str]]
+    """SQL dropping the user (default: the plugin's own)."""
+    default_ttl: NotRequired[str]
+    """Lease TTL (default 1h)."""
+    max_ttl: NotRequired[str]
+    """Longest a lease may be renewed to (default 24h)."""
+
+
+class DatabaseStaticRoleArgs(TypedDict):
+    """A static role: an existing database user whose password Vault rotates."""
+
+    name: str
+    """The role name; workloads read `<mount>/static-creds/<name>`."""
+    username: str
+    """The existing database user."""
+    rotation_period: NotRequired[str]
+    """How often Vault rotates the password (default 24h)."""
+
+
+class DatabaseArgs(TypedDict):
+    """A database secrets engine mount with one connection."""
+
+    name: str
+    """The connection name (a DNS label)."""
+    mount: NotRequired[str]
+    """The engine's mount path (default `database`)."""
+    plugin: DatabasePlugin
+    """`postgresql` or `mysql`."""
+    connection_url: str
+    """The connection URL with `{{username}}` and `{{password}}` placeholders (no credentials in it)."""
+    username: str
+    """The admin user Vault connects as."""
+    password: pulumi.Input[str]
+    """The admin user's password: from stack config as a secret (`pulumi config set --secret`)."""
+    verify_connection: NotRequired[bool]
+    """Have Vault connect when the connection is written (default true)."""
+    rotate_root: NotRequired[bool]
+    """Rotate the admin password after setup so only Vault knows it (default false)."""
+    roles: NotRequired[list[DatabaseRoleArgs]]
+    """Dynamic roles."""
+    static_roles: NotRequired[list[DatabaseStaticRoleArgs]]
+    """Static roles."""
+
+
 class SecretsPlatformArgs(TypedDict):
     """The whole secrets plane of one cluster."""
 
@@ -116,6 +221,10 @@ class SecretsPlatformArgs(TypedDict):
     """The cluster and how its workloads authenticate."""
     workloads: list[WorkloadArgs]
     """Every workload identity and the secrets it reads."""
+    kv: NotRequired[list[KvMountArgs]]
+    """KV v2 mounts the stack manages, with generated secrets."""
+    databases: NotRequired[list[DatabaseArgs]]
+    """Database secrets engines: dynamic and static roles."""
 
 
 # --- the validated model ------------------------------------------------------
@@ -135,6 +244,18 @@ class SecretRef:
 
 
 @dataclass(frozen=True)
+class DatabaseCredential:
+    mount: str
+    role: str
+    static: bool
+
+    @property
+    def api_path(self) -> str:
+        """``<mount>/creds/<role>`` (dynamic) or ``<mount>/static-creds/<role>`` (static)."""
+        return f"{self.mount}/{'static-creds' if self.static else 'creds'}/{self.role}"
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     namespace: str
@@ -144,6 +265,7 @@ class Workload:
     token_ttl: int
     token_max_ttl: int
     create_service_account: bool
+    database_credentials: tuple[DatabaseCredential, ...] = ()
 
     @property
     def policy_name(self) -> str:
@@ -174,10 +296,66 @@ class VaultServer:
 
 
 @dataclass(frozen=True)
+class GeneratedSecret:
+    path: str
+    keys: tuple[str, ...]
+    length: int
+    special: bool
+    rotate_every: int | None
+
+
+@dataclass(frozen=True)
+class KvMount:
+    mount: str
+    max_versions: int
+    cas_required: bool
+    delete_version_after: int
+    generated: tuple[GeneratedSecret, ...]
+
+
+@dataclass(frozen=True)
+class DatabaseRole:
+    name: str
+    creation_statements: tuple[str, ...]
+    revocation_statements: tuple[str, ...]
+    default_ttl: int
+    max_ttl: int
+
+
+@dataclass(frozen=True)
+class DatabaseStaticRole:
+    name: str
+    username: str
+    rotation_period: int
+
+
+@dataclass(frozen=True)
+class Database:
+    """A database engine connection; the admin password is not part of the model (it stays a Pulumi secret)."""
+
+    name: str
+    mount: str
+    plugin: DatabasePlugin
+    connection_url: str
+    username: str
+    verify_connection: bool
+    rotate_root: bool
+    roles: tuple[DatabaseRole, ...]
+    static_roles: tuple[DatabaseStaticRole, ...]
+
+    def paths(self) -> set[str]:
+        return {f"{self.mount}/creds/{r.name}" for r in self.roles} | {
+            f"{self.mount}/static-creds/{r.name}" for r in self.static_roles
+        }
+
+
+@dataclass(frozen=True)
 class PlatformSpec:
     vault: VaultServer
     cluster: Cluster
     workloads: tuple[Workload, ...]
+    kv: tuple[KvMount, ...] = ()
+    databases: tuple[Database, ...] = ()
 
 
 # --- validation ---------------------------------------------------------------
@@ -207,7 +385,7 @@ def _known(field: str, value: object, cls: type) -> Mapping[str, Any]:
     return value
 
 
-def _enum(field: str, value: object, enum: type[Enum], default: Enum) -> Any:
+def _enum(field: str, value: object, enum: type[Enum], default: Enum | None) -> Any:
     if value is None:
         return default
     raw = value.value if isinstance(value, Enum) else value
@@ -228,6 +406,15 @@ def validate_secret_ref(field: str, raw: object) -> SecretRef:
     key = v.secret_key(f"{field}.key", args.get("key"))
     name = v.secret_key(f"{field}.name", args.get("name", key))
     return SecretRef(mount=mount, key_path=key_path, key=key, name=name)
+
+
+def validate_database_credential(field: str, raw: object) -> DatabaseCredential:
+    args = _known(field, raw, DatabaseCredentialArgs)
+    return DatabaseCredential(
+        mount=v.mount_path(f"{field}.mount", args.get("mount")),
+        role=v.vault_name(f"{field}.role", args.get("role")),
+        static=v.boolean(f"{field}.static", args.get("static", False)),
+    )
 
 
 def validate_workload(field: str, raw: object) -> Workload:
@@ -256,7 +443,7 @@ def validate_workload(field: str, raw: object) -> Workload:
         raise SpecError(
             f"{field}.tokenMaxTtl", args.get("token_max_ttl", DEFAULT_TOKEN_MAX_TTL), f"at least tokenTtl ({ttl}s)"
         )
-    return Workload(
+    workload = Workload(
         name=name,
         namespace=v.dns_label(f"{field}.namespace", args.get("namespace")),
         service_account=v.dns_subdomain(f"{field}.serviceAccount", args.get("service_account")),
@@ -265,7 +452,14 @@ def validate_workload(field: str, raw: object) -> Workload:
         token_ttl=ttl,
         token_max_ttl=max_ttl,
         create_service_account=v.boolean(f"{field}.createServiceAccount", args.get("create_service_account", False)),
+        database_credentials=tuple(
+            validate_database_credential(f"{field}.databaseCredentials[{i}]", c)
+            for i, c in enumerate(v.sequence(f"{field}.databaseCredentials", args.get("database_credentials", [])))
+        ),
     )
+    if not workload.secrets and not workload.database_credentials:
+        raise SpecError(f"{field}.secrets", [], "at least one secret or databaseCredentials entry")
+    return workload
 
 
 def validate_cluster(field: str, raw: object) -> Cluster:
@@ -315,6 +509,124 @@ def validate_vault(field: str, raw: object) -> VaultServer:
     return VaultServer(address=v.url(f"{field}.address", args.get("address")), ca_cert=ca_cert)
 
 
+MAX_LEASE_SECONDS = 32 * 86400
+
+
+def validate_generated(field: str, raw: object) -> GeneratedSecret:
+    args = _known(field, raw, GeneratedSecretArgs)
+    keys = tuple(
+        v.secret_key(f"{field}.keys[{i}]", k) for i, k in enumerate(v.sequence(f"{field}.keys", args.get("keys")))
+    )
+    if not keys or len(set(keys)) != len(keys):
+        raise SpecError(f"{field}.keys", list(keys), "a non-empty list of distinct keys")
+    rotate = args.get("rotate_every")
+    return GeneratedSecret(
+        path=v.kv_key_path(f"{field}.path", args.get("path")),
+        keys=keys,
+        length=v.integer(f"{field}.length", args.get("length", 32), minimum=16, maximum=128),
+        special=v.boolean(f"{field}.special", args.get("special", False)),
+        rotate_every=None
+        if rotate is None
+        else v.duration_seconds(f"{field}.rotateEvery", rotate, minimum=3600, maximum=366 * 86400),
+    )
+
+
+def validate_kv_mount(field: str, raw: object) -> KvMount:
+    args = _known(field, raw, KvMountArgs)
+    generated = tuple(
+        validate_generated(f"{field}.generated[{i}]", g)
+        for i, g in enumerate(v.sequence(f"{field}.generated", args.get("generated", [])))
+    )
+    _unique_by(generated, f"{field}.generated", "path", lambda g: g.path)
+    after = args.get("delete_version_after")
+    return KvMount(
+        mount=v.mount_path(f"{field}.mount", args.get("mount")),
+        max_versions=v.integer(f"{field}.maxVersions", args.get("max_versions", 10), minimum=2, maximum=100),
+        cas_required=v.boolean(f"{field}.casRequired", args.get("cas_required", False)),
+        delete_version_after=0 if after is None else v.duration_seconds(f"{field}.deleteVersionAfter", after),
+        generated=generated,
+    )
+
+
+def validate_connection_url(field: str, value: object) -> str:
+    text = v.require_str(field, value)
+    if (
+        "{{username}}" not in text
+        or "{{password}}" not in text
+        or any(c.isspace() or ord(c) < 32 for c in text)
+        or len(text) > 2048
+    ):
+        raise SpecError(
+            field,
+            "<connection URL>",
+            "a URL with {{username}} and {{password}} placeholders and no literal credentials or spaces",
+        )
+    return text
+
+
+def validate_database_role(field: str, raw: object) -> DatabaseRole:
+    args = _known(field, raw, DatabaseRoleArgs)
+    revocation = args.get("revocation_statements")
+    role = DatabaseRole(
+        name=v.vault_name(f"{field}.name", args.get("name")),
+        creation_statements=v.statements(f"{field}.creationStatements", args.get("creation_statements")),
+        revocation_statements=() if revocation is None else v.statements(f"{field}.revocationStatements", revocation),
+        default_ttl=v.duration_seconds(f"{field}.defaultTtl", args.get("default_ttl", "1h"), maximum=MAX_LEASE_SECONDS),
+        max_ttl=v.duration_seconds(f"{field}.maxTtl", args.get("max_ttl", "24h"), maximum=MAX_LEASE_SECONDS),
+    )
+    if role.max_ttl < role.default_ttl:
+        raise SpecError(f"{field}.maxTtl", args.get("max_ttl", "24h"), f"at least defaultTtl ({role.default_ttl}s)")
+    return role
+
+
+def validate_static_role(field: str, raw: object) -> DatabaseStaticRole:
+    args = _known(field, raw, DatabaseStaticRoleArgs)
+    return DatabaseStaticRole(
+        name=v.vault_name(f"{field}.name", args.get("name")),
+        username=v.vault_name(f"{field}.username", args.get("username")),
+        rotation_period=v.duration_seconds(f"{field}.rotationPeriod", args.get("rotation_period", "24h"), minimum=5),
+    )
+
+
+def validate_database(field: str, raw: object) -> Database:
+    args = _known(field, raw, DatabaseArgs)
+    password = args.get("password")
+    if password is None or (isinstance(password, str) and not password):
+        raise SpecError(f"{field}.password", "[secret]", "the admin password, as a secret config value")
+    roles = tuple(
+        validate_database_role(f"{field}.roles[{i}]", r)
+        for i, r in enumerate(v.sequence(f"{field}.roles", args.get("roles", [])))
+    )
+    static_roles = tuple(
+        validate_static_role(f"{field}.staticRoles[{i}]", r)
+        for i, r in enumerate(v.sequence(f"{field}.staticRoles", args.get("static_roles", [])))
+    )
+    _unique_by(roles + static_roles, f"{field}.roles", "name", lambda r: r.name)  # type: ignore[operator]
+    plugin = _enum(f"{field}.plugin", args.get("plugin"), DatabasePlugin, None)
+    if plugin is None:
+        raise SpecError(f"{field}.plugin", None, "one of postgresql, mysql")
+    return Database(
+        name=v.dns_label(f"{field}.name", args.get("name")),
+        mount=v.mount_path(f"{field}.mount", args.get("mount", "database")),
+        plugin=plugin,
+        connection_url=validate_connection_url(f"{field}.connectionUrl", args.get("connection_url")),
+        username=v.vault_name(f"{field}.username", args.get("username")),
+        verify_connection=v.boolean(f"{field}.verifyConnection", args.get("verify_connection", True)),
+        rotate_root=v.boolean(f"{field}.rotateRoot", args.get("rotate_root", False)),
+        roles=roles,
+        static_roles=static_roles,
+    )
+
+
+def _unique_by(items: Any, field: str, name: str, key: Any) -> None:
+    seen: dict[Any, int] = {}
+    for i, item in enumerate(items):
+        k = key(item)
+        if k in seen:
+            raise SpecError(f"{field}[{i}].{name}", k, f"a value not already used by {field}[{seen[k]}]")
+        seen[k] = i
+
+
 def validate_platform(raw: object) -> PlatformSpec:
     """The validated model of a whole platform; raises ``SpecError`` on the first bad field."""
     args = _known("", raw, SecretsPlatformArgs)
@@ -327,10 +639,28 @@ def validate_platform(raw: object) -> PlatformSpec:
     _unique(workloads, "name", lambda w: w.name)
     _unique(workloads, "role", lambda w: w.role)
     _unique(workloads, "serviceAccount", lambda w: (w.namespace, w.service_account))
+    kv = tuple(validate_kv_mount(f"kv[{i}]", m) for i, m in enumerate(v.sequence("kv", args.get("kv", []))))
+    _unique_by(kv, "kv", "mount", lambda m: m.mount)
+    databases = tuple(
+        validate_database(f"databases[{i}]", d)
+        for i, d in enumerate(v.sequence("databases", args.get("databases", [])))
+    )
+    _unique_by(databases, "databases", "mount", lambda d: d.mount)
+    declared = set().union(*(d.paths() for d in databases)) if databases else set()
+    for i, workload in enumerate(workloads):
+        for j, credential in enumerate(workload.database_credentials):
+            if credential.api_path not in declared:
+                raise SpecError(
+                    f"workloads[{i}].databaseCredentials[{j}]",
+                    credential.api_path,
+                    "a role declared under databases[] (roles for creds/, staticRoles for static-creds/)",
+                )
     return PlatformSpec(
         vault=validate_vault("vault", args["vault"]),
         cluster=validate_cluster("cluster", args["cluster"]),
         workloads=workloads,
+        kv=kv,
+        databases=databases,
     )
 
 
@@ -345,7 +675,7 @@ def _unique(workloads: tuple[Workload, ...], field: str, key: Any) -> None:
 
 # --- stack config -------------------------------------------------------------
 
-CONFIG_KEYS = ("vault", "cluster", "workloads")
+CONFIG_KEYS = ("vault", "cluster", "workloads", "kv", "databases")
 
 
 def from_config(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,7 @@ _VAULT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _MOUNT_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _KEY_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _SECRET_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _PEM = re.compile(r"^-----BEGIN [A-Z0-9 ]+-----\n[A-Za-z0-9+/=\n\r]+-----END [A-Z0-9 ]+-----\s*$")
 
 DNS_LABEL_RULE = "a DNS-1123 label: 1-63 lowercase letters, digits or '-', starting and ending alphanumeric"
@@ -122,18 +122,18 @@ def secret_key(field: str, value: object) -> str:
 
 
 def duration_seconds(field: str, value: object, *, minimum: int = 1, maximum: int | None = None) -> int:
-    """A duration as Vault writes it (``90s``, ``15m``, ``1h30m``) or whole seconds."""
+    """A duration (``90s``, ``15m``, ``1h30m``, ``30d``) or whole seconds."""
     seconds: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         seconds = value
     elif isinstance(value, str) and value:
         match = _DURATION.match(value)
         if match and any(match.groups()):
-            hours, minutes, secs = (int(g or 0) for g in match.groups())
-            seconds = hours * 3600 + minutes * 60 + secs
+            days, hours, minutes, secs = (int(g or 0) for g in match.groups())
+            seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
         elif value.isdigit():
             seconds = int(value)
-    allowed = "a duration such as '90s', '15m', '1h30m' or whole seconds"
+    allowed = "a duration such as '90s', '15m', '1h30m', '30d' or whole seconds"
     if seconds is None:
         raise SpecError(field, value, allowed)
     if seconds < minimum or (maximum is not None and seconds > maximum):
@@ -188,3 +188,20 @@ def sequence(field: str, value: object) -> list[Any]:
     if not isinstance(value, list | tuple):
         raise SpecError(field, value, "a list")
     return list(value)
+
+
+def integer(field: str, value: object, *, minimum: int, maximum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise SpecError(field, value, f"a whole number from {minimum} to {maximum}")
+    return value
+
+
+def statements(field: str, value: object) -> tuple[str, ...]:
+    """SQL statements for Vault's database engine: non-empty strings, templated with {{name}} etc."""
+    items = sequence(field, value)
+    if not items:
+        raise SpecError(field, value, "at least one SQL statement")
+    for i, item in enumerate(items):
+        if not isinstance(item, str) or not item.strip():
+            raise SpecError(f"{field}[{i}]", item, "a non-empty SQL statement")
+    return tuple(items)

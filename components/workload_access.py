@@ -15,8 +15,10 @@ from .vault_auth import AUTH_DELEGATOR, jwt_role_inputs, kubernetes_role_inputs
 
 
 def workload_rules(workload: Workload) -> tuple[PolicyRule, ...]:
-    """Read on exactly the KV v2 data paths the workload uses: not the mount, no list, no metadata."""
-    return tuple(PolicyRule(secret.api_path, ("read",)) for secret in workload.secrets)
+    """Read on exactly the paths the workload uses: KV v2 data paths (not the mount, no list, no metadata)
+    and its database roles' `creds/` or `static-creds/` paths."""
+    paths = [s.api_path for s in workload.secrets] + [c.api_path for c in workload.database_credentials]
+    return tuple(PolicyRule(path, ("read",)) for path in paths)
 
 
 def workload_policy(workload: Workload) -> str:

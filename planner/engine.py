@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import runpy
+import secrets
+import string
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -93,11 +95,22 @@ def mask_secrets(value: Any) -> Any:
     return value
 
 
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+
+
 class EchoMocks(pulumi.runtime.Mocks):
-    """A created resource's state is its inputs; invokes return nothing."""
+    """A created resource's state is its inputs; invokes return nothing.
+
+    A RandomPassword gets a fresh random ``result``, as the provider makes one on
+    create or replace, so what a stack derives from it (a KV write) is concrete.
+    """
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        return (f"{args.name}-id" if args.custom else None), dict(args.inputs)
+        state = dict(args.inputs)
+        if args.typ == RANDOM_PASSWORD:
+            alphabet = string.ascii_letters + string.digits + ("!#%&*+-=?@^_" if state.get("special") else "")
+            state["result"] = "".join(secrets.choice(alphabet) for _ in range(int(state.get("length", 32))))
+        return (f"{args.name}-id" if args.custom else None), state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None

@@ -23,7 +23,10 @@ EXPECTED = {
         {"workload", "authMount", "authMethod", "audience", "grantAuthDelegator"},
         {"policyName", "roleName", "policyDocument"},
     ),
-    "SecretsPlatform": ({"vault", "cluster", "workloads"}, {"authMount", "roles", "policies", "access"}),
+    "SecretsPlatform": (
+        {"vault", "cluster", "workloads", "kv", "databases"},
+        {"authMount", "roles", "policies", "access"},
+    ),
 }
 
 

@@ -327,3 +327,111 @@ class OpenBaoDevServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class OpenBaoFileServer:
+    """A non-dev server with on-disk (raft) storage: it keeps its data across restarts, and starts sealed.
+
+    ``initialise()`` runs ``sys/init`` with one key share and unseals; after
+    ``restart()`` the test must ``unseal()`` again, as an operator would.
+    """
+
+    def __init__(self, bao_path: str | None = None, startup_timeout: float = 20.0) -> None:
+        found = bao_path or find_bao()
+        if found is None:
+            raise FileNotFoundError("the OpenBao `bao` binary was not found")
+        self.bao_path = found
+        self.startup_timeout = startup_timeout
+        self._tmp = tempfile.TemporaryDirectory(prefix="openbao-file-")
+        self.port = free_port()
+        self.address = f"http://127.0.0.1:{self.port}"
+        self.root_token = ""
+        self._unseal_key = ""
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
+        root = Path(self._tmp.name)
+        (root / "data").mkdir()
+        self.config = root / "server.hcl"
+        # OpenBao has no "file" backend; integrated storage (raft) keeps its data in files the same way.
+        self.config.write_text(
+            f'storage "raft" {{\n  path = "{root / "data"}"\n  node_id = "node1"\n}}\n'
+            f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n  tls_disable = true\n}}\n'
+            f'api_addr = "{self.address}"\ncluster_addr = "http://127.0.0.1:{free_port()}"\n'
+        )
+
+    def client(self, token: str | None = None) -> VaultClient:
+        return VaultClient(self.address, token if token is not None else self.root_token)
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_ENV_PREFIXES)}
+        env["HOME"] = self._tmp.name
+        self._log = open(Path(self._tmp.name) / "bao.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._proc = subprocess.Popen(
+            [self.bao_path, "server", f"-config={self.config}"],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self._tmp.name,
+        )
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise OpenBaoStartError(f"`bao server` exited with code {self._proc.returncode}")
+            try:
+                # 501: not initialised, 503: sealed, 200: ready; any answer means it listens.
+                with _OPENER.open(f"{self.address}/v1/sys/seal-status", timeout=1.0):
+                    return
+            except urllib.error.HTTPError:
+                return
+            except (OSError, ValueError):
+                time.sleep(0.1)
+        raise OpenBaoStartError(f"`bao server` did not listen on {self.address} within {self.startup_timeout:.0f}s")
+
+    def initialise(self) -> None:
+        answer = VaultClient(self.address).request("PUT", "sys/init", {"secret_shares": 1, "secret_threshold": 1})
+        self.root_token = answer["root_token"]
+        self._unseal_key = answer["keys_base64"][0]
+        self.unseal()
+
+    def unseal(self) -> None:
+        status = VaultClient(self.address).request("PUT", "sys/unseal", {"key": self._unseal_key})
+        if status.get("sealed"):
+            raise OpenBaoStartError("the server is still sealed after the unseal key was given")
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:  # active once it answers health with 200
+            try:
+                with _OPENER.open(f"{self.address}/v1/sys/health", timeout=1.0) as resp:
+                    if resp.status == 200:
+                        return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise OpenBaoStartError("the server did not become active after unsealing")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> OpenBaoFileServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+        self._tmp.cleanup()

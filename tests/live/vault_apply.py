@@ -186,6 +186,22 @@ def _kv_metadata(i: Inputs) -> Body | None:
     return body
 
 
+_DATABASE_PLUGINS = ("postgresql", "mysql", "mysqlRds", "mysqlAurora", "mysqlLegacy", "mssql", "oracle", "redis")
+
+
+def _database_connection(i: Inputs) -> Body:
+    """The provider flattens the plugin block (``postgresql={...}``) into the config call's body."""
+    body = _fields(i, drop=("backend", "name", *_DATABASE_PLUGINS))
+    for plugin in _DATABASE_PLUGINS:
+        body.update(_object(i.get(plugin)))
+    return body
+
+
+def _endpoint(i: Inputs) -> Body:
+    raw = i.get("dataJson")
+    return json.loads(raw) if isinstance(raw, str) else dict(raw or {})
+
+
 def _without(*keys: str) -> Callable[[Inputs], Body]:
     return lambda i: _fields(i, drop=keys)
 
@@ -250,6 +266,16 @@ RESOURCE_SPECS: dict[str, Spec] = {
             Call("POST", "{mount}/metadata/{name}", _kv_metadata),
         ),
     ),
+    "vault:database/secretBackendConnection:SecretBackendConnection": Spec(
+        CONFIG, (Call("POST", "{backend}/config/{name}", _database_connection),)
+    ),
+    "vault:database/secretBackendRole:SecretBackendRole": Spec(
+        ROLE, (Call("POST", "{backend}/roles/{name}", _without("backend", "name")),)
+    ),
+    "vault:database/secretBackendStaticRole:SecretBackendStaticRole": Spec(
+        ROLE, (Call("POST", "{backend}/static-roles/{name}", _without("backend", "name")),)
+    ),
+    "vault:generic/endpoint:Endpoint": Spec(OTHER, (Call("POST", "{path}", _endpoint),)),
     "vault:index/audit:Audit": Spec(
         OTHER,
         (Call("PUT", "sys/audit/{path}", _with("type", "options", "description", "local")),),

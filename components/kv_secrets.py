@@ -1,0 +1,110 @@
+"""KvStore: a KV v2 mount and the secrets the stack generates into it, rotated on a declared schedule.
+
+Rotation needs no scheduler: each generated value's keepers hold the index of
+the rotation period the deployment runs in (``now // rotateEvery``). A preview
+inside the period changes nothing; the first ``pulumi up`` after it replaces the
+random value, and KV v2 keeps the previous version readable.
+"""
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_random as random
+import pulumi_vault as vault
+
+from . import validation as v
+from .spec import GeneratedSecret, KvMount, KvMountArgs, validate_kv_mount
+
+# --- pure builders -------------------------------------------------------------
+
+
+def rotation_epoch(now: int, period: int | None) -> int:
+    """The index of the rotation period ``now`` (Unix seconds) falls in; 0 for a value that never rotates."""
+    return 0 if period is None else now // period
+
+
+def next_rotation(now: int, period: int | None) -> str | None:
+    """When the value next changes (the first ``pulumi up`` after this instant), as an ISO-8601 UTC time."""
+    if period is None:
+        return None
+    return datetime.fromtimestamp((rotation_epoch(now, period) + 1) * period, UTC).isoformat()
+
+
+def mount_inputs(kv: KvMount) -> dict[str, Any]:
+    return {"path": kv.mount, "type": "kv", "options": {"version": "2"}, "description": "KV v2, managed by vaultk8s"}
+
+
+def mount_config_inputs(kv: KvMount) -> dict[str, Any]:
+    return {
+        "max_versions": kv.max_versions,
+        "cas_required": kv.cas_required,
+        "delete_version_after": kv.delete_version_after,
+    }
+
+
+def password_inputs(secret: GeneratedSecret, now: int) -> dict[str, Any]:
+    return {
+        "length": secret.length,
+        "special": secret.special,
+        "keepers": {"rotation": str(rotation_epoch(now, secret.rotate_every))},
+    }
+
+
+def resource_slug(path: str) -> str:
+    return path.replace("/", "--")
+
+
+# --- component -----------------------------------------------------------------
+
+
+class KvStoreArgs(TypedDict):
+    """A KV v2 mount with generated secrets."""
+
+    kv: KvMountArgs
+    """The mount, its version settings and the secrets to generate."""
+    clock: NotRequired[int]
+    """The time (Unix seconds) rotation periods are counted from; default: now. For tests and replays."""
+
+
+class KvStore(pulumi.ComponentResource):
+    """A KV v2 mount whose generated values are Pulumi secrets end to end and rotate on schedule."""
+
+    mount: pulumi.Output[str]
+    """The mount path."""
+    next_rotations: pulumi.Output[dict[str, str]]
+    """Secret path to the time of its next rotation (secrets that rotate only)."""
+
+    def __init__(self, name: str, args: KvStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        kv = validate_kv_mount("kv", args.get("kv"))
+        now = v.integer("clock", args.get("clock", int(time.time())), minimum=0, maximum=2**40)
+        if kv.cas_required and kv.generated:
+            raise v.SpecError(
+                "kv.casRequired", True, "false when the stack generates secrets into the mount (each write needs cas)"
+            )
+        super().__init__("vaultk8s:index:KvStore", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        mount = vault.Mount(f"{name}-mount", **mount_inputs(kv), opts=child)
+        config = vault.kv.SecretBackendV2(f"{name}-config", mount=mount.path, **mount_config_inputs(kv), opts=child)
+        for secret in kv.generated:
+            slug = resource_slug(secret.path)
+            values = {
+                key: random.RandomPassword(f"{name}-{slug}-{key}", **password_inputs(secret, now), opts=child).result
+                for key in secret.keys
+            }
+            vault.kv.SecretV2(
+                f"{name}-{slug}",
+                mount=mount.path,
+                name=secret.path,
+                data_json=pulumi.Output.secret(pulumi.Output.all(**values).apply(json.dumps)),  # type: ignore[arg-type]
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[config]),
+            )
+
+        self.mount = mount.path  # type: ignore[assignment]
+        self.next_rotations = pulumi.Output.from_input(
+            {s.path: when for s in kv.generated if (when := next_rotation(now, s.rotate_every))}
+        )
+        self.register_outputs({"mount": self.mount, "next_rotations": self.next_rotations})
