@@ -1,6 +1,9 @@
 """vaultk8s: Vault identity and secret delivery for Kubernetes workloads, as Pulumi components."""
 
+from .agent_injector import VaultAgentInjector
+from .csi import SecretsStoreCsi
 from .database_secrets import DatabaseSecrets
+from .external_secrets import ExternalSecretsOperator
 from .kv_secrets import KvStore
 from .platform import SecretsPlatform
 from .spec import AuthMethod, ReviewerMode
@@ -8,17 +11,30 @@ from .validation import SpecError
 from .vault_auth import JwtAuth, KubernetesAuth
 from .workload_access import WorkloadAccess
 
-PUBLIC_COMPONENTS = [KubernetesAuth, JwtAuth, WorkloadAccess, KvStore, DatabaseSecrets, SecretsPlatform]
+PUBLIC_COMPONENTS = [
+    KubernetesAuth,
+    JwtAuth,
+    WorkloadAccess,
+    KvStore,
+    DatabaseSecrets,
+    ExternalSecretsOperator,
+    SecretsStoreCsi,
+    VaultAgentInjector,
+    SecretsPlatform,
+]
 
 __all__ = [
     "PUBLIC_COMPONENTS",
     "AuthMethod",
     "DatabaseSecrets",
+    "ExternalSecretsOperator",
     "JwtAuth",
     "KubernetesAuth",
     "KvStore",
     "ReviewerMode",
     "SecretsPlatform",
+    "SecretsStoreCsi",
     "SpecError",
+    "VaultAgentInjector",
     "WorkloadAccess",
 ]

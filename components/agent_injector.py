@@ -1,4 +1,34 @@
-"""Vault Agent injector: its install (the vault chart, injector only) and the pod annotations of each workload."""
+"""Vault Agent injector: its install (the vault chart, injector only) and the pod annotations of each workload.
+
+Login token. The Vault roles this stack creates bind an audience (``cluster.audience``), and the
+pod's default service-account token carries the API server's audience, so an agent logging in
+with it is refused. ``pod_annotations`` therefore points the agent at a projected token volume,
+``vault-token`` (``vault_token_volume``), which the team's pod spec must declare in ``volumes``
+and should NOT mount into the application's containers: the injector then mounts it into the agent
+containers only, at ``/var/run/secrets/vault.hashicorp.com/serviceaccount`` (vault-k8s'
+``DefaultServiceAccountMount``), and the application cannot log in to Vault itself. A pod naming a
+volume it does not have is refused by the injector ("failed to find service account volume").
+
+Annotation names. ../shared/reference has no file for them; they were read from vault-k8s' source
+(``agent-inject/agent/annotations.go`` and ``agent.go``), not from a pinned release:
+``agent-service-account-token-volume-name``, ``auth-type``, ``auth-path`` and the ``auth-config-<key>``
+prefix (``-`` in the key becomes ``_``; ``role`` is always overwritten by ``vault.hashicorp.com/role``).
+With the volume named, the injector itself sets the kubernetes method's ``token_path`` to
+``<mount>/<projected path>``. Less sure: the jwt auto-auth parameters behind ``auth-config-path``
+(``path``), ``auth-config-role`` (``role``) and ``auth-config-remove-jwt-after-reading``
+(``remove_jwt_after_reading``; Vault's changelog, GH-11969: "defaults to true", so without it the
+agent tries to delete the read-only projected token after each read) are Vault Agent's, seen in
+its changelog and in third-party configs, not in a pinned source; that the agent accepts the
+annotation's string "false" for that boolean is likewise unverified. Check them on a live injector.
+
+Database credentials render to ``/vault/secrets/<name>`` as two lines, ``username=<user>`` and
+``password=<password>`` (a dotenv file; Vault's default password policy yields only letters, digits
+and ``-``, so the values need no quoting). Both come from one read, so they belong to one lease. The
+sidecar renews a dynamic lease and, when it can no longer renew (max TTL), reads a new one and
+re-renders the file before the old one ends; the application must re-read the file (or be signalled
+with ``agent-inject-command-<name>``). With ``pre_populate_only`` nothing renews: the credentials
+expire with their first lease.
+"""
 
 import re
 from collections.abc import Sequence
@@ -8,10 +38,18 @@ import pulumi
 
 from . import validation as v
 from .charts import VAULT, InstallMethod, ensure_namespace, install_chart, namespace_output, parse_install_method
-from .spec import SecretRef, Workload
+from .spec import AuthMethod, Cluster, DatabaseCredential, SecretRef, Workload
 
 ANNOTATION_PREFIX = "vault.hashicorp.com/"
 INJECTOR_RELEASE = "vault-injector"
+TOKEN_VOLUME = "vault-token"
+TOKEN_FILE = "token"
+# vault-k8s DefaultServiceAccountMount: where the injector mounts the named token volume into its agent
+# containers when no application container mounts it.
+TOKEN_MOUNT_PATH = "/var/run/secrets/vault.hashicorp.com/serviceaccount"
+# The API server's bounds on a projected token's expirationSeconds (at least 10 minutes, at most 2^32 s).
+MIN_TOKEN_EXPIRATION_SECONDS = 600
+MAX_TOKEN_EXPIRATION_SECONDS = 2**32
 # A Go template field name; any other key is read with `index`.
 _GO_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # The name part of a Kubernetes qualified name (annotation key after the prefix).
@@ -36,30 +74,118 @@ def secret_template(secret: SecretRef) -> str:
     return f'{{{{- with secret "{secret.api_path}" -}}}}{{{{ {field} }}}}{{{{- end -}}}}'
 
 
+def credential_template(credential: DatabaseCredential) -> str:
+    """A Consul template rendering a database credential as two lines, ``username=...`` and ``password=...``.
+
+    One ``with secret`` block: both values come from the same read, hence the same lease.
+    """
+    return (
+        f'{{{{- with secret "{credential.api_path}" -}}}}'
+        "username={{ .Data.username }}\n"
+        "password={{ .Data.password }}\n"
+        "{{ end -}}"
+    )
+
+
+def vault_token_volume(audience: str, expiration_seconds: int = 3600) -> dict[str, Any]:
+    """The pod ``volumes[]`` entry the agent logs in with: a projected service-account token for ``audience``.
+
+    Pass ``cluster.audience``. The kubelet refreshes the token before it expires (at 80% of its
+    lifetime); the agent re-reads it at each login.
+    """
+    return {
+        "name": TOKEN_VOLUME,
+        "projected": {
+            "sources": [
+                {
+                    "serviceAccountToken": {
+                        "audience": v.audience("audience", audience),
+                        "expirationSeconds": v.integer(
+                            "expirationSeconds",
+                            expiration_seconds,
+                            minimum=MIN_TOKEN_EXPIRATION_SECONDS,
+                            maximum=MAX_TOKEN_EXPIRATION_SECONDS,
+                        ),
+                        "path": TOKEN_FILE,
+                    }
+                }
+            ]
+        },
+    }
+
+
+def auth_annotations(workload: Workload, cluster: Cluster) -> dict[str, str]:
+    """How the agent logs in: on ``auth/<cluster.auth_mount>`` with the ``vault-token`` volume's token."""
+    auth_path = f"auth/{cluster.auth_mount}"
+    annotations = {f"{ANNOTATION_PREFIX}agent-service-account-token-volume-name": TOKEN_VOLUME}
+    if cluster.auth_method is AuthMethod.JWT:
+        annotations |= {
+            f"{ANNOTATION_PREFIX}auth-type": "jwt",
+            f"{ANNOTATION_PREFIX}auth-path": auth_path,
+            # jwt auto-auth reads its token from `path` (kubernetes auto-auth gets `token_path` from the
+            # injector itself, derived from the volume above).
+            f"{ANNOTATION_PREFIX}auth-config-path": f"{TOKEN_MOUNT_PATH}/{TOKEN_FILE}",
+            f"{ANNOTATION_PREFIX}auth-config-role": workload.role,
+            # Less sure of this one (see the module notes): the projected volume is read-only.
+            f"{ANNOTATION_PREFIX}auth-config-remove-jwt-after-reading": "false",
+        }
+    else:
+        annotations |= {f"{ANNOTATION_PREFIX}auth-type": "kubernetes", f"{ANNOTATION_PREFIX}auth-path": auth_path}
+    return annotations
+
+
 def pod_annotations(
-    workload: Workload, secrets: Sequence[SecretRef], pre_populate_only: bool = False
+    workload: Workload,
+    secrets: Sequence[SecretRef],
+    cluster: Cluster,
+    pre_populate_only: bool = False,
+    credentials: Sequence[DatabaseCredential] = (),
 ) -> dict[str, str]:
     """Pod annotations that make the injector write each secret's key to ``/vault/secrets/<name>``.
 
-    ``pre_populate_only`` runs the agent as an init container only (no sidecar, so no renewal).
+    Each database credential in ``credentials`` renders to ``/vault/secrets/<name>`` (see
+    ``credential_template``). The agent logs in with the token of the ``vault-token`` projected
+    volume, which the pod spec must declare: add ``vault_token_volume(cluster.audience)`` to its
+    ``volumes``. ``pre_populate_only`` runs the agent as an init container only (no sidecar, so no
+    renewal: a dynamic credential is not replaced when its lease ends).
     """
-    if not secrets:
-        raise v.SpecError("secrets", [], "at least one secret")
-    annotations = {f"{ANNOTATION_PREFIX}agent-inject": "true", f"{ANNOTATION_PREFIX}role": workload.role}
+    if not secrets and not credentials:
+        raise v.SpecError("secrets", [], "at least one secret or database credential")
+    annotations = {
+        f"{ANNOTATION_PREFIX}agent-inject": "true",
+        f"{ANNOTATION_PREFIX}role": workload.role,
+        **auth_annotations(workload, cluster),
+    }
+    files: list[tuple[str, str, str, str]] = []
     for i, secret in enumerate(secrets):
         if secret not in workload.secrets:
             raise v.SpecError(
                 f"secrets[{i}]", secret.api_path, f"a secret of workload {workload.name!r} (its policy grants no other)"
             )
-        template_key = f"agent-inject-template-{secret.name}"
+        files.append((f"secrets[{i}].name", secret.name, secret.api_path, secret_template(secret)))
+    for i, credential in enumerate(credentials):
+        if credential not in workload.database_credentials:
+            raise v.SpecError(
+                f"credentials[{i}]",
+                credential.api_path,
+                f"a database credential of workload {workload.name!r} (its policy grants no other)",
+            )
+        files.append((f"credentials[{i}].name", credential.name, credential.api_path, credential_template(credential)))
+    seen: set[str] = set()
+    for field, name, path, template in files:
+        template_key = f"agent-inject-template-{name}"
         if len(template_key) > 63 or not _QUALIFIED_NAME.match(template_key):
             raise v.SpecError(
-                f"secrets[{i}].name",
-                secret.name,
+                field,
+                name,
                 "at most 41 characters, ending alphanumeric (it names the annotation agent-inject-template-<name>)",
             )
-        annotations[f"{ANNOTATION_PREFIX}agent-inject-secret-{secret.name}"] = secret.api_path
-        annotations[f"{ANNOTATION_PREFIX}{template_key}"] = secret_template(secret)
+        # The injector lowercases file names (unless preserve-secret-case), so compare them lowercased.
+        if name.lower() in seen:
+            raise v.SpecError(field, name, "a file name not used by another secret or credential of the pod")
+        seen.add(name.lower())
+        annotations[f"{ANNOTATION_PREFIX}agent-inject-secret-{name}"] = path
+        annotations[f"{ANNOTATION_PREFIX}{template_key}"] = template
     if v.boolean("prePopulateOnly", pre_populate_only):
         annotations[f"{ANNOTATION_PREFIX}agent-pre-populate-only"] = "true"
     return annotations

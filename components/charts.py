@@ -2,13 +2,13 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from . import validation as v
+from .spec import InstallMethod
 
 
 @dataclass(frozen=True)
@@ -31,15 +31,6 @@ PINNED_CHARTS = (EXTERNAL_SECRETS, SECRETS_STORE_CSI, VAULT)
 
 # Namespaces every cluster already has: registering a Namespace for them would fail (and deleting it would be worse).
 BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
-
-
-class InstallMethod(str, Enum):
-    """How a chart is installed."""
-
-    HELM_CHART = "helm-chart"
-    """`kubernetes.helm.v4.Chart` (default): rendered client-side, every object shows in a preview."""
-    HELM_RELEASE = "helm-release"
-    """`kubernetes.helm.v3.Release`: a Helm release managed by Helm inside the provider."""
 
 
 def parse_install_method(field: str, value: object) -> InstallMethod:

@@ -8,6 +8,19 @@ documentation as recalled, NOT checked against a file here: for the provider the
 pinned vault chart ships (``csi.image.tag`` 1.7.4), ``vaultAuthMountPath`` replaced
 the deprecated ``vaultKubernetesMountPath`` and serves kubernetes and jwt mounts alike
 (both take the same ``{role, jwt}`` login). Verify against a live provider.
+
+Database credentials are mounted as two files per credential, ``<name>-username`` and
+``<name>-password``. Within one mount request the provider caches Vault's response per
+``(secretPath, method)``, so both files come from ONE read (one lease). The provider never
+renews or revokes a lease: it reads ``creds/<role>`` again at every mount and at every
+rotation poll of the driver (``rotationPollInterval``, cluster-wide, default 2m), and each
+read is a NEW lease, i.e. a new database user that lives until its TTL. Set the poll interval
+below the roles' TTL (so the files are replaced before the user expires) and not far below it
+(each poll of each pod creates a user). The rotation gives the pod new credentials without a
+restart, but only an application that re-reads the files uses them. ``static-creds/<role>``
+reads create no lease; the files follow a password rotation at the next poll. (Read from
+vault-csi-provider's source, not a pinned release: ``server.go`` builds a provider with a fresh
+response cache for every Mount call, and a rotation poll is a Mount call.)
 """
 
 from collections.abc import Sequence
@@ -27,11 +40,13 @@ from .charts import (
     parse_install_method,
 )
 from .external_secrets import go_duration
-from .spec import Cluster, SecretRef, VaultServer, Workload
+from .spec import Cluster, DatabaseCredential, SecretRef, VaultServer, Workload
 
 API_VERSION = "secrets-store.csi.x-k8s.io/v1"
 PROVIDER = "vault"
 DEFAULT_ROTATION_POLL_INTERVAL = "2m"
+# The keys of a database engine's creds/<role> and static-creds/<role> response.
+CREDENTIAL_KEYS = ("username", "password")
 MIN_ROTATION_POLL_SECONDS = 10
 # Release names: the vault chart is installed twice on a cluster that runs both the CSI provider and the injector.
 DRIVER_RELEASE = "csi-secrets-store"
@@ -67,13 +82,20 @@ def vault_csi_provider_values(vault_address: str) -> dict[str, Any]:
     }
 
 
-def provider_objects(secrets: Sequence[SecretRef]) -> str:
-    """The ``objects`` parameter: a YAML list, one file per secret holding exactly one key."""
-    return yaml.safe_dump(
-        [{"objectName": s.name, "secretPath": s.api_path, "secretKey": s.key} for s in secrets],
-        sort_keys=False,
-        default_flow_style=False,
-    )
+def credential_object_names(credential: DatabaseCredential) -> list[str]:
+    """The files of one database credential: ``<name>-username`` and ``<name>-password``."""
+    return [f"{credential.name}-{key}" for key in CREDENTIAL_KEYS]
+
+
+def provider_objects(secrets: Sequence[SecretRef], credentials: Sequence[DatabaseCredential] = ()) -> str:
+    """The ``objects`` parameter: a YAML list, one file per secret (one key each) and two per credential."""
+    objects = [{"objectName": s.name, "secretPath": s.api_path, "secretKey": s.key} for s in secrets]
+    objects += [
+        {"objectName": f"{c.name}-{key}", "secretPath": c.api_path, "secretKey": key}
+        for c in credentials
+        for key in CREDENTIAL_KEYS
+    ]
+    return yaml.safe_dump(objects, sort_keys=False, default_flow_style=False)
 
 
 def secret_provider_class(
@@ -83,19 +105,35 @@ def secret_provider_class(
     cluster: Cluster,
     name: str,
     sync_secret_name: str | None = None,
+    credentials: Sequence[DatabaseCredential] = (),
 ) -> dict[str, Any]:
     """A SecretProviderClass in the workload's namespace that logs in as the pod's service account.
 
+    ``credentials`` adds two files per database credential (see the module notes: a dynamic role's
+    path is read, creating a new lease, at every mount and every rotation poll).
     With ``sync_secret_name`` the mounted files are also synced into an Opaque Secret (one key per
-    secret); the driver only syncs while a pod mounts the volume, and needs ``syncSecret`` in its values.
+    file); the driver only syncs while a pod mounts the volume, and needs ``syncSecret`` in its values.
     The Vault CA is not a parameter here: the provider takes ``vaultCACertPath``, a path on its own pod.
     """
-    if not secrets:
-        raise v.SpecError("secrets", [], "at least one secret")
+    if not secrets and not credentials:
+        raise v.SpecError("secrets", [], "at least one secret or database credential")
     for i, secret in enumerate(secrets):
         if secret not in workload.secrets:
             raise v.SpecError(
                 f"secrets[{i}]", secret.api_path, f"a secret of workload {workload.name!r} (its policy grants no other)"
+            )
+    for i, credential in enumerate(credentials):
+        if credential not in workload.database_credentials:
+            raise v.SpecError(
+                f"credentials[{i}]",
+                credential.api_path,
+                f"a database credential of workload {workload.name!r} (its policy grants no other)",
+            )
+    object_names = [s.name for s in secrets] + [n for c in credentials for n in credential_object_names(c)]
+    for file_name in object_names:
+        if object_names.count(file_name) > 1:
+            raise v.SpecError(
+                "objects", file_name, "file names used once (a credential adds <name>-username and <name>-password)"
             )
     spec: dict[str, Any] = {
         "provider": PROVIDER,
@@ -104,7 +142,7 @@ def secret_provider_class(
             "roleName": workload.role,
             "vaultAuthMountPath": cluster.auth_mount,
             "audience": cluster.audience,
-            "objects": provider_objects(secrets),
+            "objects": provider_objects(secrets, credentials),
         },
     }
     if sync_secret_name is not None:
@@ -112,7 +150,7 @@ def secret_provider_class(
             {
                 "secretName": v.dns_subdomain("syncSecretName", sync_secret_name),
                 "type": "Opaque",
-                "data": [{"objectName": s.name, "key": s.name} for s in secrets],
+                "data": [{"objectName": n, "key": n} for n in object_names],
             }
         ]
     return {

@@ -4,6 +4,15 @@ One SecretStore per KV mount: the Vault provider's ``path`` is a single KV mount
 workload that reads from two mounts gets two stores, each with one ExternalSecret (and
 so one target Secret) of its own; ``workload_external_secrets`` builds them all. Every
 store logs in as the workload's own service account and role, never as the operator's.
+
+Database credentials do not go through a SecretStore (its provider reads KV only): a
+``VaultDynamicSecret`` generator (``vault_dynamic_secret``) GETs ``<mount>/creds/<role>``
+or ``<mount>/static-creds/<role>`` as the workload, and an ExternalSecret
+(``dynamic_external_secret``) writes the response's ``username`` and ``password`` into a
+Secret. The generator never renews or revokes a lease: every refresh is a new read, so a
+dynamic role gets a NEW lease (a new database user) per refresh while the previous one
+lives on until its TTL ends. ``refresh_before_expiry`` picks an interval that replaces
+the Secret well before the lease it holds expires.
 """
 
 import base64
@@ -22,9 +31,12 @@ from .charts import (
     namespace_output,
     parse_install_method,
 )
-from .spec import AuthMethod, Cluster, SecretRef, VaultServer, Workload
+from .spec import MAX_LEASE_SECONDS, AuthMethod, Cluster, DatabaseCredential, SecretRef, VaultServer, Workload
 
 API_VERSION = "external-secrets.io/v1"
+# The only version the VaultDynamicSecret CRD serves (generators.external-secrets.io_vaultdynamicsecrets.yaml).
+GENERATOR_API_VERSION = "generators.external-secrets.io/v1alpha1"
+MIN_REFRESH_SECONDS = 10
 LEGACY_API_VERSION = "kubernetes-client.io/v1"
 KV_VERSION = "v2"
 DEFAULT_REFRESH_INTERVAL = "1h"
@@ -75,9 +87,13 @@ def mount_slug(mount: str) -> str:
 
 
 def vault_provider(
-    vault: VaultServer, cluster: Cluster, mount: str, role: str, service_account_ref: dict[str, Any]
+    vault: VaultServer, cluster: Cluster, mount: str | None, role: str, service_account_ref: dict[str, Any]
 ) -> dict[str, Any]:
-    """``spec.provider.vault`` of a (Cluster)SecretStore reading KV v2 ``mount`` as ``role``."""
+    """``spec.provider.vault`` of a (Cluster)SecretStore reading KV v2 ``mount`` as ``role``.
+
+    With ``mount=None`` the block has no KV ``path``/``version``: the VaultDynamicSecret generator's
+    ``spec.provider`` (same schema) only builds a logged-in client and reads its own ``spec.path``.
+    """
     ref = {**service_account_ref, "audiences": [cluster.audience]}
     auth: dict[str, Any]
     if cluster.auth_method is AuthMethod.KUBERNETES:
@@ -91,7 +107,10 @@ def vault_provider(
                 "kubernetesServiceAccountToken": {"serviceAccountRef": ref},
             }
         }
-    provider: dict[str, Any] = {"server": vault.address, "path": mount, "version": KV_VERSION, "auth": auth}
+    provider: dict[str, Any] = {"server": vault.address}
+    if mount is not None:
+        provider.update({"path": mount, "version": KV_VERSION})
+    provider["auth"] = auth
     if vault.ca_cert is not None:
         provider["caBundle"] = base64.b64encode(vault.ca_cert.encode()).decode()
     return provider
@@ -211,6 +230,78 @@ def legacy_external_secret(
     }
 
 
+def vault_dynamic_secret(
+    workload: Workload, credential: DatabaseCredential, vault: VaultServer, cluster: Cluster, name: str
+) -> dict[str, Any]:
+    """A VaultDynamicSecret generator in the workload's namespace: GET ``credential.api_path`` as the workload.
+
+    ``spec.path`` is the full logical path with its mount and no ``/v1/`` (the generator hands it to the
+    Vault client's ``Logical().Read``, which adds ``/v1/``). A static role is read the same way: a GET on
+    ``static-creds/<role>`` returns the current password and creates no lease.
+    """
+    _check_credential(workload, credential)
+    return {
+        "apiVersion": GENERATOR_API_VERSION,
+        "kind": "VaultDynamicSecret",
+        "metadata": {"name": v.dns_subdomain("name", name), "namespace": workload.namespace},
+        "spec": {
+            "path": credential.api_path,
+            "method": "GET",
+            "provider": vault_provider(vault, cluster, None, workload.role, {"name": workload.service_account}),
+        },
+    }
+
+
+def refresh_before_expiry(default_ttl_seconds: int) -> str:
+    """A refresh interval (Go duration) of two thirds of a lease TTL, rounded down, so a refresh lands first.
+
+    The remaining third is the margin for the operator's queue, the kubelet's Secret sync into
+    mounted volumes (about a minute) and the application re-reading the file. Each refresh creates a
+    NEW lease; the one it replaces is not revoked and lives until its own TTL, so about 1.5 leases
+    per ExternalSecret exist at any time. A TTL under 15s is refused (the interval is at least 10s),
+    as is one over Vault's 32-day lease ceiling.
+    """
+    # The smallest TTL whose two thirds is still the 10s floor; below it the floor would reach the expiry.
+    minimum_ttl = MIN_REFRESH_SECONDS * 3 // 2
+    ttl = v.integer("defaultTtl", default_ttl_seconds, minimum=minimum_ttl, maximum=MAX_LEASE_SECONDS)
+    return format_go_duration(ttl * 2 // 3)
+
+
+def dynamic_external_secret(
+    workload: Workload, credential: DatabaseCredential, generator_name: str, refresh_interval: str, name: str
+) -> dict[str, Any]:
+    """An ExternalSecret owning a Secret ``name`` with the generator's ``username`` and ``password`` keys.
+
+    ``refresh_interval``: for a dynamic role use ``refresh_before_expiry(<role default_ttl>)``; the
+    generator does not renew, so an interval at or past the TTL leaves an expired user in the Secret,
+    and every refresh creates a new lease (the old one lives until its TTL). For a static role a read
+    creates no lease; after a rotation the Secret is stale for up to one interval, so keep it short.
+    Pods see the new values only through a mounted Secret volume (env vars are fixed at start).
+    """
+    _check_credential(workload, credential)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ExternalSecret",
+        "metadata": {"name": v.dns_subdomain("name", name), "namespace": workload.namespace},
+        "spec": {
+            "refreshInterval": go_duration("refreshInterval", refresh_interval),
+            "refreshPolicy": "Periodic",
+            "target": {"name": name, "creationPolicy": "Owner"},
+            "dataFrom": [
+                {
+                    "sourceRef": {
+                        "generatorRef": {
+                            "apiVersion": GENERATOR_API_VERSION,
+                            "kind": "VaultDynamicSecret",
+                            "name": v.dns_subdomain("generatorName", generator_name),
+                        }
+                    }
+                }
+            ],
+        },
+    }
+
+
 def go_duration(field: str, value: object) -> str:
     """A Go duration string (``30s``, ``15m``, ``1h``) as the operator parses it; bare numbers are refused."""
     text = v.require_str(field, value)
@@ -218,6 +309,14 @@ def go_duration(field: str, value: object) -> str:
         raise v.SpecError(field, value, "a duration such as '30s', '15m' or '1h' (a unit is required)")
     v.duration_seconds(field, text)
     return text
+
+
+def format_go_duration(seconds: int) -> str:
+    """Whole seconds as a Go duration: ``2400`` -> ``40m``, ``4806`` -> ``1h20m6s``, ``0`` -> ``0s``."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
+    return text or "0s"
 
 
 def _check_secrets(workload: Workload, secrets: Sequence[SecretRef]) -> None:
@@ -228,6 +327,15 @@ def _check_secrets(workload: Workload, secrets: Sequence[SecretRef]) -> None:
             raise v.SpecError(
                 f"secrets[{i}]", secret.api_path, f"a secret of workload {workload.name!r} (its policy grants no other)"
             )
+
+
+def _check_credential(workload: Workload, credential: DatabaseCredential) -> None:
+    if credential not in workload.database_credentials:
+        raise v.SpecError(
+            "credential",
+            credential.api_path,
+            f"a database credential of workload {workload.name!r} (its policy grants no other)",
+        )
 
 
 def _store_mount(workload: Workload, mount: str | None) -> str:

@@ -1,23 +1,41 @@
 """SecretsPlatform: the whole secrets plane of one cluster, from one validated spec."""
 
-import pulumi
+from dataclasses import asdict
+from typing import Any
 
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .agent_injector import VaultAgentInjector
+from .csi import SecretsStoreCsi
 from .database_secrets import DatabaseSecrets
+from .delivery import DeliveryPlan, delivery_plan
+from .external_secrets import ExternalSecretsOperator
 from .kv_secrets import KvStore, resource_slug
-from .spec import AuthMethod, PlatformSpec, ReviewerMode, SecretsPlatformArgs, validate_platform
+from .spec import (
+    AuthMethod,
+    Delivery,
+    PlatformSpec,
+    ReviewerMode,
+    SecretsPlatformArgs,
+    validate_platform,
+)
 from .vault_auth import JwtAuth, KubernetesAuth
-from .workload_access import WorkloadAccess
+from .workload_access import WorkloadAccess, workload_rules
 
 
 def access_matrix(spec: PlatformSpec) -> dict[str, dict[str, list[str]]]:
     """Per workload, each Vault path it may use and the capabilities on it."""
-    from .workload_access import workload_rules
-
     return {w.name: {r.path: list(r.capabilities) for r in workload_rules(w)} for w in spec.workloads}
 
 
+def custom_resource_name(platform: str, obj: dict[str, Any]) -> str:
+    meta = obj["metadata"]
+    return "-".join(p for p in (platform, obj["kind"].lower(), meta.get("namespace", ""), meta["name"]) if p)
+
+
 class SecretsPlatform(pulumi.ComponentResource):
-    """Vault auth for one cluster and a least-privilege identity for every workload."""
+    """Vault auth for one cluster, a least-privilege identity per workload, secret sources and delivery."""
 
     auth_mount: pulumi.Output[str]
     """The Vault auth mount path workloads log in on."""
@@ -29,58 +47,45 @@ class SecretsPlatform(pulumi.ComponentResource):
     """Workload name to the Vault paths it may use and the capabilities on each."""
     next_rotations: pulumi.Output[dict[str, str]]
     """`<mount>/<path>` of each generated secret that rotates, to the time of its next rotation."""
+    pod_annotations: pulumi.Output[dict[str, dict[str, str]]]
+    """Workload name to the pod annotations of the Vault Agent injector (agent-injector deliveries)."""
+    deployment_annotations: pulumi.Output[dict[str, dict[str, str]]]
+    """Workload name to the Deployment annotations that roll pods out when a synced Secret changes."""
+    delivered: pulumi.Output[list[dict[str, Any]]]
+    """Every delivered value: workload, path, name, delivery, worst-case staleness and lease lifetimes."""
 
     def __init__(self, name: str, args: SecretsPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         spec = validate_platform(args)
+        plan = delivery_plan(spec)  # every delivery object is built (and checked) before anything registers
         super().__init__("vaultk8s:index:SecretsPlatform", name, {}, opts)
-        cluster = spec.cluster
+        self._name = name
         child = pulumi.ResourceOptions(parent=self)
 
-        auth: KubernetesAuth | JwtAuth
-        if cluster.auth_method is AuthMethod.KUBERNETES:
-            auth = KubernetesAuth(
-                f"{name}-auth",
-                {
-                    "path": cluster.auth_mount,
-                    "kubernetes_host": cluster.api_host,
-                    "kubernetes_ca_cert": cluster.ca_cert,  # type: ignore[typeddict-item]
-                    "reviewer": cluster.reviewer,
-                },
-                opts=child,
-            )
-        else:
-            auth = JwtAuth(
-                f"{name}-auth",
-                {
-                    "path": cluster.auth_mount,
-                    "issuer": cluster.issuer,  # type: ignore[typeddict-item]
-                    "discovery_ca_cert": cluster.ca_cert,  # type: ignore[typeddict-item]
-                    "validation_pubkeys": list(cluster.jwt_validation_pubkeys),
-                },
-                opts=child,
-            )
+        auth = self._auth(spec)
         stores = [
             KvStore(f"{name}-kv-{resource_slug(kv.mount)}", {"kv": args["kv"][i]}, opts=child)  # type: ignore[typeddict-item]
             for i, kv in enumerate(spec.kv)
         ]
         for i, db in enumerate(spec.databases):
             DatabaseSecrets(f"{name}-db-{db.name}", {"database": args["databases"][i]}, opts=child)  # type: ignore[typeddict-item]
-
-        delegate = cluster.auth_method is AuthMethod.KUBERNETES and cluster.reviewer is ReviewerMode.CLIENT_JWT
+        delegate = (
+            spec.cluster.auth_method is AuthMethod.KUBERNETES and spec.cluster.reviewer is ReviewerMode.CLIENT_JWT
+        )
         accesses = {
             w.name: WorkloadAccess(
                 f"{name}-{w.name}",
                 {
                     "workload": args["workloads"][i],
                     "auth_mount": auth.path,
-                    "auth_method": cluster.auth_method,
-                    "audience": cluster.audience,
+                    "auth_method": spec.cluster.auth_method,
+                    "audience": spec.cluster.audience,
                     "grant_auth_delegator": delegate,
                 },
                 opts=child,
             )
             for i, w in enumerate(spec.workloads)
         }
+        self._delivery(spec, plan)
 
         self.auth_mount = auth.path
         self.roles = pulumi.Output.all(**{k: a.role_name for k, a in accesses.items()})  # type: ignore[assignment]
@@ -91,6 +96,9 @@ class SecretsPlatform(pulumi.ComponentResource):
                 f"{kv.mount}/{path}": when for kv, m in zip(spec.kv, maps, strict=True) for path, when in m.items()
             }
         )
+        self.pod_annotations = pulumi.Output.from_input(plan.pod_annotations)
+        self.deployment_annotations = pulumi.Output.from_input(plan.deployment_annotations)
+        self.delivered = pulumi.Output.from_input([asdict(value) for value in plan.values])
         self.register_outputs(
             {
                 "auth_mount": self.auth_mount,
@@ -98,5 +106,82 @@ class SecretsPlatform(pulumi.ComponentResource):
                 "policies": self.policies,
                 "access": self.access,
                 "next_rotations": self.next_rotations,
+                "pod_annotations": self.pod_annotations,
+                "deployment_annotations": self.deployment_annotations,
+                "delivered": self.delivered,
             }
         )
+
+    def _auth(self, spec: PlatformSpec) -> KubernetesAuth | JwtAuth:
+        cluster, child = spec.cluster, pulumi.ResourceOptions(parent=self)
+        if cluster.auth_method is AuthMethod.KUBERNETES:
+            return KubernetesAuth(
+                f"{self._name}-auth",
+                {
+                    "path": cluster.auth_mount,
+                    "kubernetes_host": cluster.api_host,
+                    "kubernetes_ca_cert": cluster.ca_cert,  # type: ignore[typeddict-item]
+                    "reviewer": cluster.reviewer,
+                },
+                opts=child,
+            )
+        return JwtAuth(
+            f"{self._name}-auth",
+            {
+                "path": cluster.auth_mount,
+                "issuer": cluster.issuer,  # type: ignore[typeddict-item]
+                "discovery_ca_cert": cluster.ca_cert,  # type: ignore[typeddict-item]
+                "validation_pubkeys": list(cluster.jwt_validation_pubkeys),
+            },
+            opts=child,
+        )
+
+    def _delivery(self, spec: PlatformSpec, plan: DeliveryPlan) -> None:
+        """The operators some workload needs, then every custom resource after the install bringing its CRD."""
+        settings, child = spec.delivery, pulumi.ResourceOptions(parent=self)
+        installs: dict[Delivery, list[pulumi.Resource]] = {}
+        if Delivery.EXTERNAL_SECRETS in plan.operators:
+            eso = ExternalSecretsOperator(
+                f"{self._name}-external-secrets",
+                {
+                    "namespace": settings.eso_namespace,
+                    "cluster_wide": settings.eso_cluster_wide,
+                    "install_method": settings.eso_install,
+                },
+                opts=child,
+            )
+            installs[Delivery.EXTERNAL_SECRETS] = [eso.install]
+        if Delivery.CSI in plan.operators:
+            driver = SecretsStoreCsi(
+                f"{self._name}-csi",
+                {
+                    "vault_address": spec.vault.address,
+                    "namespace": settings.csi_namespace,
+                    "rotation_poll_interval": f"{settings.csi_rotation_poll_interval}s",
+                    "sync_secret": settings.csi_sync_secret,
+                    "install_method": settings.csi_install,
+                },
+                opts=child,
+            )
+            installs[Delivery.CSI] = list(driver.install)
+        if Delivery.AGENT_INJECTOR in plan.operators:
+            VaultAgentInjector(
+                f"{self._name}-agent-injector",
+                {
+                    "vault_address": spec.vault.address,
+                    "auth_path": spec.cluster.auth_mount,
+                    "namespace": settings.injector_namespace,
+                    "install_method": settings.injector_install,
+                },
+                opts=child,
+            )
+        for delivery, obj in plan.objects:
+            body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+            k8s.apiextensions.CustomResource(
+                custom_resource_name(self._name, obj),
+                api_version=obj["apiVersion"],
+                kind=obj["kind"],
+                metadata=obj["metadata"],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=installs.get(delivery, [])),
+                **body,
+            )

@@ -45,6 +45,28 @@ class ReviewerMode(str, Enum):
     """A dedicated reviewer ServiceAccount with system:auth-delegator and a token Secret, created by the stack."""
 
 
+class Delivery(str, Enum):
+    """How a secret reaches the workload's pods."""
+
+    EXTERNAL_SECRETS = "external-secrets"
+    """External Secrets Operator syncs it into a Kubernetes Secret (SecretStore + ExternalSecret)."""
+    CSI = "csi"
+    """The Secrets Store CSI driver mounts it as a file (SecretProviderClass, Vault's CSI provider)."""
+    AGENT_INJECTOR = "agent-injector"
+    """The Vault Agent injector renders it to /vault/secrets (pod annotations)."""
+    NONE = "none"
+    """Nothing is delivered: the application reads Vault itself with its role."""
+
+
+class InstallMethod(str, Enum):
+    """How a chart is installed."""
+
+    HELM_CHART = "helm-chart"
+    """`kubernetes.helm.v4.Chart` (default): rendered client-side, every object shows in a preview."""
+    HELM_RELEASE = "helm-release"
+    """`kubernetes.helm.v3.Release`: a Helm release managed by Helm inside the provider."""
+
+
 class SecretRefArgs(TypedDict):
     """One value a workload reads from a KV v2 secret."""
 
@@ -54,6 +76,8 @@ class SecretRefArgs(TypedDict):
     """The key (property) inside the secret, e.g. `apikey`."""
     name: NotRequired[str]
     """The name the value has in the pod (file or Secret key); defaults to `key`."""
+    delivery: NotRequired[Delivery]
+    """How the value reaches the pod (default `none`: the application reads Vault itself)."""
 
 
 class DatabaseCredentialArgs(TypedDict):
@@ -65,6 +89,10 @@ class DatabaseCredentialArgs(TypedDict):
     """The dynamic role (read `creds/<role>`) or, with `static`, the static role (read `static-creds/<role>`)."""
     static: NotRequired[bool]
     """A static role whose password Vault rotates, instead of a dynamic role (default false)."""
+    name: NotRequired[str]
+    """The name the credentials have in the pod (Secret, file prefix); defaults to the role."""
+    delivery: NotRequired[Delivery]
+    """How the credentials reach the pod (default `none`)."""
 
 
 class WorkloadArgs(TypedDict):
@@ -88,6 +116,12 @@ class WorkloadArgs(TypedDict):
     """Create the workload's Kubernetes ServiceAccount (default false: the team's own manifests own it)."""
     database_credentials: NotRequired[list[DatabaseCredentialArgs]]
     """Database roles the workload reads credentials from; its policy grants read on exactly those."""
+    refresh_interval: NotRequired[str]
+    """External Secrets: how often the operator re-reads Vault, a Go duration (default `5m`)."""
+    secret_name: NotRequired[str]
+    """External Secrets: the ExternalSecret and the Secret it owns (default: the workload name)."""
+    secret_provider_class: NotRequired[str]
+    """CSI: the SecretProviderClass name pods mount (default `<name>-vault`)."""
 
 
 class ClusterArgs(TypedDict):
@@ -212,6 +246,61 @@ class DatabaseArgs(TypedDict):
     """Static roles."""
 
 
+class LegacyOperator(str, Enum):
+    """A retired secrets operator whose objects the stack can still emit, for a migration."""
+
+    KUBERNETES_EXTERNAL_SECRETS = "kubernetes-external-secrets"
+    """kubernetes-client.io/v1 ExternalSecret (godaddy/external-secrets, archived 2022): emitted instead of ESO."""
+
+
+class ExternalSecretsArgs(TypedDict):
+    """External Secrets Operator settings."""
+
+    namespace: NotRequired[str]
+    """The operator's namespace (default `external-secrets`)."""
+    cluster_wide: NotRequired[bool]
+    """Enable ClusterSecretStore, ClusterExternalSecret, ClusterGenerator and PushSecret (default false)."""
+    install_method: NotRequired[InstallMethod]
+    """`helm-chart` (default) or `helm-release`."""
+    legacy: NotRequired[LegacyOperator]
+    """Emit the retired kubernetes-external-secrets objects instead of installing ESO (migration only)."""
+
+
+class CsiArgs(TypedDict):
+    """Secrets Store CSI driver settings."""
+
+    namespace: NotRequired[str]
+    """The driver's and the Vault provider's namespace (default `kube-system`)."""
+    rotation_poll_interval: NotRequired[str]
+    """How often mounted secrets are re-read (default `2m`, at least `10s`)."""
+    sync_secret: NotRequired[bool]
+    """Also sync mounted secrets into Kubernetes Secrets (default false)."""
+    install_method: NotRequired[InstallMethod]
+    """`helm-chart` (default) or `helm-release`."""
+
+
+class AgentInjectorArgs(TypedDict):
+    """Vault Agent injector settings."""
+
+    namespace: NotRequired[str]
+    """The injector's namespace (default `vault`)."""
+    pre_populate_only: NotRequired[bool]
+    """Only an init container, no sidecar: no renewal or re-rendering (default false)."""
+    install_method: NotRequired[InstallMethod]
+    """`helm-chart` (default) or `helm-release`."""
+
+
+class DeliveryArgs(TypedDict):
+    """Settings of the delivery operators; each is installed only if some secret uses it."""
+
+    external_secrets: NotRequired[ExternalSecretsArgs]
+    """External Secrets Operator."""
+    csi: NotRequired[CsiArgs]
+    """Secrets Store CSI driver and Vault's CSI provider."""
+    agent_injector: NotRequired[AgentInjectorArgs]
+    """Vault Agent injector."""
+
+
 class SecretsPlatformArgs(TypedDict):
     """The whole secrets plane of one cluster."""
 
@@ -225,6 +314,8 @@ class SecretsPlatformArgs(TypedDict):
     """KV v2 mounts the stack manages, with generated secrets."""
     databases: NotRequired[list[DatabaseArgs]]
     """Database secrets engines: dynamic and static roles."""
+    delivery: NotRequired[DeliveryArgs]
+    """Settings of the operators that deliver secrets into pods."""
 
 
 # --- the validated model ------------------------------------------------------
@@ -236,6 +327,7 @@ class SecretRef:
     key_path: str
     key: str
     name: str
+    delivery: Delivery = Delivery.NONE
 
     @property
     def api_path(self) -> str:
@@ -248,6 +340,8 @@ class DatabaseCredential:
     mount: str
     role: str
     static: bool
+    name: str = ""
+    delivery: Delivery = Delivery.NONE
 
     @property
     def api_path(self) -> str:
@@ -266,6 +360,15 @@ class Workload:
     token_max_ttl: int
     create_service_account: bool
     database_credentials: tuple[DatabaseCredential, ...] = ()
+    refresh_interval: int = 300
+    secret_name: str = ""
+    secret_provider_class: str = ""
+
+    def secrets_for(self, delivery: "Delivery") -> tuple[SecretRef, ...]:
+        return tuple(s for s in self.secrets if s.delivery is delivery)
+
+    def credentials_for(self, delivery: "Delivery") -> tuple[DatabaseCredential, ...]:
+        return tuple(c for c in self.database_credentials if c.delivery is delivery)
 
     @property
     def policy_name(self) -> str:
@@ -350,12 +453,34 @@ class Database:
 
 
 @dataclass(frozen=True)
+class DeliverySettings:
+    eso_namespace: str = "external-secrets"
+    eso_cluster_wide: bool = False
+    eso_install: InstallMethod = InstallMethod.HELM_CHART
+    legacy: LegacyOperator | None = None
+    csi_namespace: str = "kube-system"
+    csi_rotation_poll_interval: int = 120
+    csi_sync_secret: bool = False
+    csi_install: InstallMethod = InstallMethod.HELM_CHART
+    injector_namespace: str = "vault"
+    injector_pre_populate_only: bool = False
+    injector_install: InstallMethod = InstallMethod.HELM_CHART
+
+
+@dataclass(frozen=True)
 class PlatformSpec:
     vault: VaultServer
     cluster: Cluster
     workloads: tuple[Workload, ...]
     kv: tuple[KvMount, ...] = ()
     databases: tuple[Database, ...] = ()
+    delivery: DeliverySettings = DeliverySettings()
+
+    def database_role(self, credential: DatabaseCredential) -> DatabaseRole | DatabaseStaticRole:
+        """The declared role a workload's credential names (validation guarantees it exists)."""
+        db = next(d for d in self.databases if d.mount == credential.mount)
+        roles = db.static_roles if credential.static else db.roles
+        return next(r for r in roles if r.name == credential.role)
 
 
 # --- validation ---------------------------------------------------------------
@@ -405,15 +530,19 @@ def validate_secret_ref(field: str, raw: object) -> SecretRef:
         raise SpecError(error.field, path, error.allowed) from None
     key = v.secret_key(f"{field}.key", args.get("key"))
     name = v.secret_key(f"{field}.name", args.get("name", key))
-    return SecretRef(mount=mount, key_path=key_path, key=key, name=name)
+    delivery = _enum(f"{field}.delivery", args.get("delivery"), Delivery, Delivery.NONE)
+    return SecretRef(mount=mount, key_path=key_path, key=key, name=name, delivery=delivery)
 
 
 def validate_database_credential(field: str, raw: object) -> DatabaseCredential:
     args = _known(field, raw, DatabaseCredentialArgs)
+    role = v.vault_name(f"{field}.role", args.get("role"))
     return DatabaseCredential(
         mount=v.mount_path(f"{field}.mount", args.get("mount")),
-        role=v.vault_name(f"{field}.role", args.get("role")),
+        role=role,
         static=v.boolean(f"{field}.static", args.get("static", False)),
+        name=v.secret_key(f"{field}.name", args.get("name", role)),
+        delivery=_enum(f"{field}.delivery", args.get("delivery"), Delivery, Delivery.NONE),
     )
 
 
@@ -452,6 +581,13 @@ def validate_workload(field: str, raw: object) -> Workload:
         token_ttl=ttl,
         token_max_ttl=max_ttl,
         create_service_account=v.boolean(f"{field}.createServiceAccount", args.get("create_service_account", False)),
+        secret_name=v.dns_subdomain(f"{field}.secretName", args.get("secret_name", name)),
+        secret_provider_class=v.dns_subdomain(
+            f"{field}.secretProviderClass", args.get("secret_provider_class", f"{name}-vault")
+        ),
+        refresh_interval=v.duration_seconds(
+            f"{field}.refreshInterval", args.get("refresh_interval", "5m"), minimum=10, maximum=86400
+        ),
         database_credentials=tuple(
             validate_database_credential(f"{field}.databaseCredentials[{i}]", c)
             for i, c in enumerate(v.sequence(f"{field}.databaseCredentials", args.get("database_credentials", [])))
@@ -618,6 +754,33 @@ def validate_database(field: str, raw: object) -> Database:
     )
 
 
+def validate_delivery(field: str, raw: object) -> DeliverySettings:
+    args = _known(field, raw, DeliveryArgs)
+    eso = _known(f"{field}.externalSecrets", args.get("external_secrets", {}), ExternalSecretsArgs)
+    csi = _known(f"{field}.csi", args.get("csi", {}), CsiArgs)
+    agent = _known(f"{field}.agentInjector", args.get("agent_injector", {}), AgentInjectorArgs)
+    install = InstallMethod.HELM_CHART
+    return DeliverySettings(
+        eso_namespace=v.dns_label(f"{field}.externalSecrets.namespace", eso.get("namespace", "external-secrets")),
+        eso_cluster_wide=v.boolean(f"{field}.externalSecrets.clusterWide", eso.get("cluster_wide", False)),
+        eso_install=_enum(f"{field}.externalSecrets.installMethod", eso.get("install_method"), InstallMethod, install),
+        legacy=_enum(f"{field}.externalSecrets.legacy", eso.get("legacy"), LegacyOperator, None),
+        csi_namespace=v.dns_label(f"{field}.csi.namespace", csi.get("namespace", "kube-system")),
+        csi_rotation_poll_interval=v.duration_seconds(
+            f"{field}.csi.rotationPollInterval", csi.get("rotation_poll_interval", "2m"), minimum=10, maximum=86400
+        ),
+        csi_sync_secret=v.boolean(f"{field}.csi.syncSecret", csi.get("sync_secret", False)),
+        csi_install=_enum(f"{field}.csi.installMethod", csi.get("install_method"), InstallMethod, install),
+        injector_namespace=v.dns_label(f"{field}.agentInjector.namespace", agent.get("namespace", "vault")),
+        injector_pre_populate_only=v.boolean(
+            f"{field}.agentInjector.prePopulateOnly", agent.get("pre_populate_only", False)
+        ),
+        injector_install=_enum(
+            f"{field}.agentInjector.installMethod", agent.get("install_method"), InstallMethod, install
+        ),
+    )
+
+
 def _unique_by(items: Any, field: str, name: str, key: Any) -> None:
     seen: dict[Any, int] = {}
     for i, item in enumerate(items):
@@ -661,6 +824,7 @@ def validate_platform(raw: object) -> PlatformSpec:
         workloads=workloads,
         kv=kv,
         databases=databases,
+        delivery=validate_delivery("delivery", args.get("delivery", {})),
     )
 
 
@@ -675,7 +839,7 @@ def _unique(workloads: tuple[Workload, ...], field: str, key: Any) -> None:
 
 # --- stack config -------------------------------------------------------------
 
-CONFIG_KEYS = ("vault", "cluster", "workloads", "kv", "databases")
+CONFIG_KEYS = ("vault", "cluster", "workloads", "kv", "databases", "delivery")
 
 
 def from_config(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from components.policy_document import parse_policy
+from components.spec import camel
 
 from .engine import Capture, CapturedResource
 
@@ -29,6 +30,7 @@ class WorkloadAccessView:
     access: dict[str, list[str]]
     tokenTtl: int | None  # noqa: N815
     tokenMaxTtl: int | None  # noqa: N815
+    deliveries: list[dict[str, Any]]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,6 +60,7 @@ def _workload_name(role: CapturedResource, by_urn: dict[str, CapturedResource]) 
 
 def workload_access(capture: Capture) -> list[WorkloadAccessView]:
     by_urn = capture.by_urn()
+    delivered = capture.outputs.get("delivered") or []
     documents = {
         r.plain_inputs.get("name", r.name): parse_policy(r.plain_inputs.get("policy", ""))
         for r in capture.of_type(POLICY)
@@ -71,9 +74,10 @@ def workload_access(capture: Capture) -> list[WorkloadAccessView]:
             for rule in documents.get(policy, ()):
                 access.setdefault(rule.path, set()).update(rule.capabilities)
         namespace, account = _bound_identity(role)
+        name = _workload_name(role, by_urn)
         views.append(
             WorkloadAccessView(
-                name=_workload_name(role, by_urn),
+                name=name,
                 namespace=namespace,
                 serviceAccount=account,
                 authMount=str(inputs.get("backend", "")),
@@ -82,6 +86,9 @@ def workload_access(capture: Capture) -> list[WorkloadAccessView]:
                 access={path: sorted(caps) for path, caps in sorted(access.items())},
                 tokenTtl=_seconds(inputs.get("tokenTtl")),
                 tokenMaxTtl=_seconds(inputs.get("tokenMaxTtl")),
+                deliveries=[
+                    {camel(k): v for k, v in d.items() if k != "workload"} for d in delivered if d["workload"] == name
+                ],
             )
         )
     return sorted(views, key=lambda v: v.name)

@@ -12,6 +12,8 @@ import yaml
 from .access import POLICY, WorkloadAccessView
 from .engine import Capture, mask_secrets
 
+CHART_TYPES = ("kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release")
+
 
 def plan_document(capture: Capture, workloads: list[WorkloadAccessView]) -> dict[str, Any]:
     """The JSON plan: workloads' effective access, every resource with masked inputs, and the exports."""
@@ -54,6 +56,14 @@ def plan_text(capture: Capture, workloads: list[WorkloadAccessView]) -> str:
         lines.append(f"    policies:   {', '.join(w.policies)}")
         for path, caps in w.access.items():
             lines.append(f"    {path}: {', '.join(caps)}")
+        for d in w.deliveries:
+            stale = "never refreshed" if d["stalenessSeconds"] is None else f"stale <= {d['stalenessSeconds']}s"
+            lease = ""
+            if d.get("leaseTtlSeconds") is not None:
+                lease = f", lease {d['leaseTtlSeconds']}s (max {d['leaseMaxTtlSeconds']}s), renewed by {d['renewedBy']}"
+            elif d.get("rotationPeriodSeconds") is not None:
+                lease = f", password rotated every {d['rotationPeriodSeconds']}s, re-read by {d['renewedBy']}"
+            lines.append(f"    -> {d['name']} via {d['delivery']}: {d['path']}, {stale}{lease}")
     return "\n".join(lines) + "\n"
 
 
@@ -73,6 +83,10 @@ def write_files(capture: Capture, out: Path) -> list[Path]:
         if r.type == POLICY:
             path = out / "policies" / f"{_file_name(str(inputs.get('name', r.name)))}.hcl"
             content = str(inputs.get("policy", ""))
+        elif r.type in CHART_TYPES:
+            path = out / "charts" / f"{_file_name(r.name)}.values.yaml"
+            chart = {k: inputs.get(k) for k in ("chart", "version", "namespace", "repositoryOpts")}
+            content = yaml.safe_dump({"chart": chart, "values": inputs.get("values", {})}, sort_keys=False)
         elif r.custom and r.type.startswith("kubernetes:") and "kind" in inputs and "apiVersion" in inputs:
             meta = inputs.get("metadata") or {}
             path = (

@@ -23,9 +23,24 @@ EXPECTED = {
         {"workload", "authMount", "authMethod", "audience", "grantAuthDelegator"},
         {"policyName", "roleName", "policyDocument"},
     ),
+    "ExternalSecretsOperator": ({"namespace", "clusterWide", "installMethod"}, {"namespace"}),
+    "SecretsStoreCsi": (
+        {"vaultAddress", "namespace", "rotationPollInterval", "syncSecret", "installMethod"},
+        {"namespace"},
+    ),
+    "VaultAgentInjector": ({"vaultAddress", "authPath", "namespace", "installMethod"}, {"namespace"}),
     "SecretsPlatform": (
-        {"vault", "cluster", "workloads", "kv", "databases"},
-        {"authMount", "roles", "policies", "access"},
+        {"vault", "cluster", "workloads", "kv", "databases", "delivery"},
+        {
+            "authMount",
+            "roles",
+            "policies",
+            "access",
+            "nextRotations",
+            "podAnnotations",
+            "deploymentAnnotations",
+            "delivered",
+        },
     ),
 }
 

@@ -412,9 +412,12 @@ def test_injector_values_run_only_the_injector() -> None:
 
 def test_pod_annotations_render_exactly_one_key_per_file() -> None:
     workload = app()
-    assert injector.pod_annotations(workload, list(workload.secrets)) == {
+    assert injector.pod_annotations(workload, list(workload.secrets), kube_cluster()) == {
         "vault.hashicorp.com/agent-inject": "true",
         "vault.hashicorp.com/role": "app-role",
+        "vault.hashicorp.com/agent-service-account-token-volume-name": "vault-token",
+        "vault.hashicorp.com/auth-type": "kubernetes",
+        "vault.hashicorp.com/auth-path": "auth/clusters/dev",
         "vault.hashicorp.com/agent-inject-secret-api-key": "secret/data/app/config",
         "vault.hashicorp.com/agent-inject-template-api-key": (
             '{{- with secret "secret/data/app/config" -}}{{ .Data.data.api_key }}{{- end -}}'
@@ -427,12 +430,31 @@ def test_pod_annotations_render_exactly_one_key_per_file() -> None:
     }
 
 
+def test_pod_annotations_log_in_with_the_projected_token_not_the_default_one() -> None:
+    """The roles bind cluster.audience; the default service-account token has the API server's audience."""
+    workload = app()
+    kube = injector.pod_annotations(workload, list(workload.secrets), kube_cluster())
+    assert kube["vault.hashicorp.com/agent-service-account-token-volume-name"] == "vault-token"
+    assert not any(k.startswith("vault.hashicorp.com/auth-config-") for k in kube)
+    jwt = injector.pod_annotations(workload, list(workload.secrets), jwt_cluster())
+    assert {k: x for k, x in jwt.items() if not k.startswith("vault.hashicorp.com/agent-inject-")} == {
+        "vault.hashicorp.com/agent-inject": "true",
+        "vault.hashicorp.com/role": "app-role",
+        "vault.hashicorp.com/agent-service-account-token-volume-name": "vault-token",
+        "vault.hashicorp.com/auth-type": "jwt",
+        "vault.hashicorp.com/auth-path": "auth/jwt",
+        "vault.hashicorp.com/auth-config-path": "/var/run/secrets/vault.hashicorp.com/serviceaccount/token",
+        "vault.hashicorp.com/auth-config-role": "app-role",
+        "vault.hashicorp.com/auth-config-remove-jwt-after-reading": "false",
+    }
+
+
 def test_pod_annotations_pre_populate_only() -> None:
     workload = app()
-    annotations = injector.pod_annotations(workload, list(workload.secrets), pre_populate_only=True)
+    annotations = injector.pod_annotations(workload, list(workload.secrets), kube_cluster(), pre_populate_only=True)
     assert annotations["vault.hashicorp.com/agent-pre-populate-only"] == "true"
     assert "vault.hashicorp.com/agent-pre-populate-only" not in injector.pod_annotations(
-        workload, list(workload.secrets)
+        workload, list(workload.secrets), kube_cluster()
     )
 
 
@@ -447,7 +469,7 @@ def test_pod_annotations_refuse_names_that_make_bad_annotation_keys_and_foreign_
         },
     )
     with pytest.raises(SpecError, match=r"secrets\[0\]\.name"):
-        injector.pod_annotations(long_name, list(long_name.secrets))
+        injector.pod_annotations(long_name, list(long_name.secrets), kube_cluster())
     trailing = validate_workload(
         "w",
         {
@@ -458,9 +480,11 @@ def test_pod_annotations_refuse_names_that_make_bad_annotation_keys_and_foreign_
         },
     )
     with pytest.raises(SpecError, match=r"secrets\[0\]\.name"):
-        injector.pod_annotations(trailing, list(trailing.secrets))
+        injector.pod_annotations(trailing, list(trailing.secrets), kube_cluster())
     with pytest.raises(SpecError, match="a secret of workload 'app'"):
-        injector.pod_annotations(app(), list(multi_mount().secrets))
+        injector.pod_annotations(app(), list(multi_mount().secrets), kube_cluster())
+    with pytest.raises(SpecError, match="at least one secret or database credential"):
+        injector.pod_annotations(app(), [], kube_cluster())
 
 
 # --- components under mocks ---------------------------------------------------------

@@ -93,7 +93,8 @@ def test_every_crd_kind_of_the_builders_is_covered() -> None:
     }
 
 
-def test_annotated_pod_is_a_valid_core_object() -> None:
+@pytest.mark.parametrize("cluster", [kube_cluster(), jwt_cluster()], ids=["kubernetes", "jwt"])
+def test_annotated_pod_is_a_valid_core_object(cluster: Any) -> None:
     w = app()
     pod = {
         "apiVersion": "v1",
@@ -101,9 +102,13 @@ def test_annotated_pod_is_a_valid_core_object() -> None:
         "metadata": {
             "name": "app",
             "namespace": w.namespace,
-            "annotations": injector.pod_annotations(w, list(w.secrets)),
+            "annotations": injector.pod_annotations(w, list(w.secrets), cluster),
         },
-        "spec": {"serviceAccountName": w.service_account, "containers": [{"name": "app", "image": "app:1"}]},
+        "spec": {
+            "serviceAccountName": w.service_account,
+            "containers": [{"name": "app", "image": "app:1"}],
+            "volumes": [injector.vault_token_volume(cluster.audience)],
+        },
     }
     validate_core_object(pod)
 

@@ -45,6 +45,7 @@ def apiserver() -> Iterator[TokenReviewServer]:
 
 
 def deploy(root: VaultClient, capture: Capture) -> list[str]:
+    root.request("DELETE", "sys/mounts/secret")  # the dev server's own KV mount: the stack declares it
     written = apply_vault_resources(root, capture.resources)
     for path, data in SECRETS.items():
         root.write(path, {"data": data})
@@ -93,11 +94,16 @@ def test_kubernetes_auth_least_privilege_on_a_live_server(bao: OpenBaoDevServer,
     root = bao.client()
 
     written = deploy(root, capture)
-    assert written[:2] == ["sys/auth/kubernetes", "auth/kubernetes/config"]
-    assert sorted(written[2:]) == sorted(
-        [f"sys/policies/acl/{n}" for n in ("workload-myapp-myapp", "workload-db-db-client")]
-        + [f"auth/kubernetes/role/{r}" for r in WORKLOADS]
-    )
+    assert set(written[:2]) == {"sys/auth/kubernetes", "sys/mounts/secret"}
+    assert set(written) == {
+        "sys/auth/kubernetes",
+        "sys/mounts/secret",
+        "auth/kubernetes/config",
+        "secret/config",
+        "secret/data/myapp",  # the generated apikey
+        *(f"sys/policies/acl/{n}" for n in ("workload-myapp-myapp", "workload-db-db-client")),
+        *(f"auth/kubernetes/role/{r}" for r in WORKLOADS),
+    }
     # What the plan says each workload may do is what the server now enforces.
     for view in workload_access(capture):
         assert root.read(f"auth/kubernetes/role/{view.role}")["data"]["token_policies"] == view.policies

@@ -1,0 +1,171 @@
+"""The delivery plan: from the validated spec, every delivery object, annotation and staleness bound.
+
+Pure: ``delivery_plan(spec)`` decides which operators are needed, builds each
+custom resource (through the builders of external_secrets, csi and
+agent_injector), the pod and Deployment annotations a team copies into its
+manifests, and, per delivered value, the worst-case delay before a change in
+Vault reaches the pod. ``SecretsPlatform`` only registers what it returns.
+"""
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from . import agent_injector, csi, external_secrets
+from .spec import DatabaseCredential, DatabaseStaticRole, Delivery, PlatformSpec, SecretRef, Workload
+from .validation import duration_seconds
+
+# Vault Agent re-renders templates of non-leased (KV) secrets on this interval (its default).
+AGENT_STATIC_RENDER_SECONDS = 300
+RELOADER_ANNOTATION = "secret.reloader.stakater.com/reload"
+
+
+@dataclass(frozen=True)
+class DeliveredValue:
+    """One value as a pod receives it, and how stale it can be."""
+
+    workload: str
+    path: str
+    name: str
+    delivery: str
+    staleness_seconds: int | None  # None: never refreshed while the pod runs
+    lease_ttl_seconds: int | None = None  # dynamic database credentials: the lease's TTL and max
+    lease_max_ttl_seconds: int | None = None
+    rotation_period_seconds: int | None = None  # static database credentials: Vault's rotation period
+    renewed_by: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryPlan:
+    operators: frozenset[Delivery]
+    objects: tuple[tuple[Delivery, dict[str, Any]], ...]  # (the install whose CRD it needs, the object)
+    pod_annotations: dict[str, dict[str, str]] = field(default_factory=dict)
+    deployment_annotations: dict[str, dict[str, str]] = field(default_factory=dict)
+    values: tuple[DeliveredValue, ...] = ()
+
+
+def _uses(spec: PlatformSpec, delivery: Delivery) -> bool:
+    return any(w.secrets_for(delivery) or w.credentials_for(delivery) for w in spec.workloads)
+
+
+def _lease(spec: PlatformSpec, credential: DatabaseCredential) -> tuple[int | None, int | None, int | None]:
+    """(lease TTL, lease max TTL, rotation period) of the role a credential reads."""
+    role = spec.database_role(credential)
+    if isinstance(role, DatabaseStaticRole):
+        return None, None, role.rotation_period
+    return role.default_ttl, role.max_ttl, None
+
+
+def _eso_objects(spec: PlatformSpec, w: Workload) -> list[dict[str, Any]]:
+    if spec.delivery.legacy is not None:
+        secrets = w.secrets_for(Delivery.EXTERNAL_SECRETS)
+        return [external_secrets.legacy_external_secret(w, secrets, spec.cluster, w.secret_name)] if secrets else []
+    objects: list[dict[str, Any]] = []
+    groups = external_secrets.secrets_by_mount(w.secrets_for(Delivery.EXTERNAL_SECRETS))
+    refresh = f"{w.refresh_interval}s"
+    for mount, group in groups.items():
+        store = f"{w.name}-{external_secrets.mount_slug(mount)}"
+        target = w.secret_name if len(groups) == 1 else f"{w.secret_name}-{external_secrets.mount_slug(mount)}"
+        objects.append(external_secrets.secret_store(w, spec.vault, spec.cluster, store, mount))
+        objects.append(external_secrets.external_secret(w, group, store, refresh, target))
+    for credential in w.credentials_for(Delivery.EXTERNAL_SECRETS):
+        ttl, _, period = _lease(spec, credential)
+        generator = f"{w.name}-{credential.name}"
+        objects.append(external_secrets.vault_dynamic_secret(w, credential, spec.vault, spec.cluster, generator))
+        objects.append(
+            external_secrets.dynamic_external_secret(
+                w, credential, generator, external_secrets.refresh_before_expiry(ttl or period or 3600), credential.name
+            )
+        )
+    return objects
+
+
+def _eso_targets(spec: PlatformSpec, w: Workload) -> list[str]:
+    return [
+        o["spec"]["target"]["name"]
+        for o in _eso_objects(spec, w)
+        if o["kind"] == "ExternalSecret" and "target" in o.get("spec", {})
+    ]
+
+
+def _values(spec: PlatformSpec, w: Workload) -> list[DeliveredValue]:
+    settings = spec.delivery
+    agent_stale = None if settings.injector_pre_populate_only else AGENT_STATIC_RENDER_SECONDS
+    kv_staleness = {
+        Delivery.EXTERNAL_SECRETS: w.refresh_interval,
+        Delivery.CSI: settings.csi_rotation_poll_interval,
+        Delivery.AGENT_INJECTOR: agent_stale,
+        Delivery.NONE: 0,
+    }
+    values = [DeliveredValue(w.name, s.api_path, s.name, s.delivery.value, kv_staleness[s.delivery]) for s in w.secrets]
+    for c in w.database_credentials:
+        ttl, max_ttl, period = _lease(spec, c)
+        staleness, renewer = _credential_freshness(spec, c, ttl or period or 3600)
+        values.append(
+            DeliveredValue(w.name, c.api_path, c.name, c.delivery.value, staleness, ttl, max_ttl, period, renewer)
+        )
+    return values
+
+
+def _credential_freshness(spec: PlatformSpec, c: DatabaseCredential, lifetime: int) -> tuple[int | None, str]:
+    """Worst-case staleness of delivered database credentials, and who renews their lease."""
+    fresh = "the {}, which reads the current password" if c.static else "nobody: each {} takes a new lease"
+    if c.delivery is Delivery.EXTERNAL_SECRETS:
+        refresh = external_secrets.refresh_before_expiry(lifetime)
+        return duration_seconds("refreshInterval", refresh), fresh.format("operator's refresh")
+    if c.delivery is Delivery.CSI:
+        return spec.delivery.csi_rotation_poll_interval, fresh.format("driver's rotation poll")
+    if c.delivery is Delivery.AGENT_INJECTOR:
+        if spec.delivery.injector_pre_populate_only:
+            return None, "nobody (init container only)"
+        return AGENT_STATIC_RENDER_SECONDS, "the Vault Agent sidecar"
+    return 0, "the application"
+
+
+def delivery_plan(spec: PlatformSpec) -> DeliveryPlan:
+    """Everything the delivery plane registers or exports; raises SpecError on an impossible combination."""
+    operators = {d for d in (Delivery.EXTERNAL_SECRETS, Delivery.CSI, Delivery.AGENT_INJECTOR) if _uses(spec, d)}
+    objects: list[tuple[Delivery, dict[str, Any]]] = []
+    pods: dict[str, dict[str, str]] = {}
+    deployments: dict[str, dict[str, str]] = {}
+    values: list[DeliveredValue] = []
+    for w in spec.workloads:
+        objects += [(Delivery.EXTERNAL_SECRETS, o) for o in _eso_objects(spec, w)]
+        csi_secrets: tuple[SecretRef, ...] = w.secrets_for(Delivery.CSI)
+        csi_credentials = w.credentials_for(Delivery.CSI)
+        if csi_secrets or csi_credentials:
+            csi_workload = replace(w, secrets=csi_secrets)
+            sync = w.secret_provider_class if spec.delivery.csi_sync_secret else None
+            objects.append(
+                (
+                    Delivery.CSI,
+                    csi.secret_provider_class(
+                        csi_workload,
+                        csi_secrets,
+                        spec.vault,
+                        spec.cluster,
+                        w.secret_provider_class,
+                        sync,
+                        credentials=csi_credentials,
+                    ),
+                )
+            )
+        agent_secrets = w.secrets_for(Delivery.AGENT_INJECTOR)
+        agent_credentials = w.credentials_for(Delivery.AGENT_INJECTOR)
+        if agent_secrets or agent_credentials:
+            pods[w.name] = agent_injector.pod_annotations(
+                w,
+                agent_secrets,
+                spec.cluster,
+                pre_populate_only=spec.delivery.injector_pre_populate_only,
+                credentials=agent_credentials,
+            )
+        # Env-var consumers of synced Secrets roll out when the Secret changes (Stakater Reloader).
+        synced = ([] if spec.delivery.legacy is not None else _eso_targets(spec, w)) + (
+            [w.secret_provider_class] if (csi_secrets or csi_credentials) and spec.delivery.csi_sync_secret else []
+        )
+        if synced:
+            deployments[w.name] = {RELOADER_ANNOTATION: ",".join(synced)}
+        values += _values(spec, w)
+    if spec.delivery.legacy is not None:
+        operators.discard(Delivery.EXTERNAL_SECRETS)
+    return DeliveryPlan(frozenset(operators), tuple(objects), pods, deployments, tuple(values))
