@@ -64,6 +64,10 @@ def plan_text(capture: Capture, workloads: list[WorkloadAccessView]) -> str:
             elif d.get("rotationPeriodSeconds") is not None:
                 lease = f", password rotated every {d['rotationPeriodSeconds']}s, re-read by {d['renewedBy']}"
             lines.append(f"    -> {d['name']} via {d['delivery']}: {d['path']}, {stale}{lease}")
+    rotations = capture.outputs.get("nextRotations") or {}
+    if rotations:
+        lines += ["", "Generated secrets (rotated by the first `pulumi up` after):"]
+        lines += [f"  {path}: {when}" for path, when in sorted(rotations.items())]
     return "\n".join(lines) + "\n"
 
 

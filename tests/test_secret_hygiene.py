@@ -1,0 +1,75 @@
+"""No secret value in plain text: not in stack outputs, plan output (text, JSON), files under --out, or logs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from planner import engine
+from planner.__main__ import main
+from planner.engine import RANDOM_PASSWORD, EchoMocks, is_secret
+from tests.conftest import plan
+
+FULL = Path(__file__).resolve().parents[1] / "examples" / "Pulumi.full.yaml"
+ADMIN_PASSWORD = "plain-config-admin-password-5d1c9e"
+
+
+class RecordingMocks(EchoMocks):
+    """The echo mocks, remembering every random value they generate."""
+
+    generated: list[str] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        id_, state = super().new_resource(args)
+        if args.typ == RANDOM_PASSWORD:
+            RecordingMocks.generated.append(state["result"])
+        return id_, state
+
+
+@pytest.fixture
+def stack_file(tmp_path: Path) -> Path:
+    """The full example stack with the database password given in plain config (the worst case)."""
+    document = yaml.safe_load(FULL.read_text())
+    document["config"]["secrets-platform:databases"][0]["password"] = ADMIN_PASSWORD
+    path = tmp_path / "Pulumi.leaky.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_no_secret_reaches_any_output(
+    stack_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    RecordingMocks.generated = []
+    monkeypatch.setattr(engine, "EchoMocks", RecordingMocks)
+    out = tmp_path / "out"
+    texts = []
+    for argv in (["--format", "json", "--out", str(out)], ["--format", "text"]):
+        assert main(["--config-file", str(stack_file), *argv]) == 0
+        captured = capsys.readouterr()
+        texts += [captured.out, captured.err]
+    texts += [p.read_text() for p in out.rglob("*") if p.is_file()]
+    secrets = [ADMIN_PASSWORD, *RecordingMocks.generated]
+    assert len(RecordingMocks.generated) == 4  # two keys generated, planned twice
+    for secret in secrets:
+        for text in texts:
+            assert secret not in text
+    assert "[secret]" in texts[0]
+
+
+def test_secret_values_stay_pulumi_secrets_end_to_end(stack_file: Path) -> None:
+    config = yaml.safe_load(stack_file.read_text())["config"]
+    capture = plan(config)
+    connection = capture.of_type("vault:database/secretBackendConnection:SecretBackendConnection")[0]
+    assert is_secret(connection.inputs["postgresql"])  # the admin password travels as a secret
+    for written in capture.of_type("vault:kv/secretV2:SecretV2"):
+        assert is_secret(written.inputs["dataJson"])
+    # No stack export carries a secret, and none is a secret value in disguise.
+    exported = json.dumps(capture.outputs)
+    assert ADMIN_PASSWORD not in exported
+    for kubernetes_object in [r for r in capture.resources if r.type.startswith("kubernetes:")]:
+        assert ADMIN_PASSWORD not in json.dumps(kubernetes_object.plain_inputs)
