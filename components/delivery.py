@@ -39,6 +39,7 @@ class DeliveryPlan:
     operators: frozenset[Delivery]
     objects: tuple[tuple[Delivery, dict[str, Any]], ...]  # (the install whose CRD it needs, the object)
     pod_annotations: dict[str, dict[str, str]] = field(default_factory=dict)
+    pod_volumes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     deployment_annotations: dict[str, dict[str, str]] = field(default_factory=dict)
     values: tuple[DeliveredValue, ...] = ()
 
@@ -126,6 +127,7 @@ def delivery_plan(spec: PlatformSpec) -> DeliveryPlan:
     operators = {d for d in (Delivery.EXTERNAL_SECRETS, Delivery.CSI, Delivery.AGENT_INJECTOR) if _uses(spec, d)}
     objects: list[tuple[Delivery, dict[str, Any]]] = []
     pods: dict[str, dict[str, str]] = {}
+    volumes: dict[str, list[dict[str, Any]]] = {}
     deployments: dict[str, dict[str, str]] = {}
     values: list[DeliveredValue] = []
     for w in spec.workloads:
@@ -159,6 +161,8 @@ def delivery_plan(spec: PlatformSpec) -> DeliveryPlan:
                 pre_populate_only=spec.delivery.injector_pre_populate_only,
                 credentials=agent_credentials,
             )
+            # The agent logs in with a token for Vault's audience, from a projected volume the pod declares.
+            volumes[w.name] = [agent_injector.vault_token_volume(spec.cluster.audience)]
         # Env-var consumers of synced Secrets roll out when the Secret changes (Stakater Reloader).
         synced = ([] if spec.delivery.legacy is not None else _eso_targets(spec, w)) + (
             [w.secret_provider_class] if (csi_secrets or csi_credentials) and spec.delivery.csi_sync_secret else []
@@ -168,4 +172,4 @@ def delivery_plan(spec: PlatformSpec) -> DeliveryPlan:
         values += _values(spec, w)
     if spec.delivery.legacy is not None:
         operators.discard(Delivery.EXTERNAL_SECRETS)
-    return DeliveryPlan(frozenset(operators), tuple(objects), pods, deployments, tuple(values))
+    return DeliveryPlan(frozenset(operators), tuple(objects), pods, volumes, deployments, tuple(values))

@@ -49,6 +49,8 @@ class SecretsPlatform(pulumi.ComponentResource):
     """`<mount>/<path>` of each generated secret that rotates, to the time of its next rotation."""
     pod_annotations: pulumi.Output[dict[str, dict[str, str]]]
     """Workload name to the pod annotations of the Vault Agent injector (agent-injector deliveries)."""
+    pod_volumes: pulumi.Output[dict[str, list[dict[str, Any]]]]
+    """Workload name to the volumes its pod spec must declare (the agent's projected Vault token)."""
     deployment_annotations: pulumi.Output[dict[str, dict[str, str]]]
     """Workload name to the Deployment annotations that roll pods out when a synced Secret changes."""
     delivered: pulumi.Output[list[dict[str, Any]]]
@@ -97,6 +99,7 @@ class SecretsPlatform(pulumi.ComponentResource):
             }
         )
         self.pod_annotations = pulumi.Output.from_input(plan.pod_annotations)
+        self.pod_volumes = pulumi.Output.from_input(plan.pod_volumes)
         self.deployment_annotations = pulumi.Output.from_input(plan.deployment_annotations)
         self.delivered = pulumi.Output.from_input([asdict(value) for value in plan.values])
         self.register_outputs(
@@ -107,6 +110,7 @@ class SecretsPlatform(pulumi.ComponentResource):
                 "access": self.access,
                 "next_rotations": self.next_rotations,
                 "pod_annotations": self.pod_annotations,
+                "pod_volumes": self.pod_volumes,
                 "deployment_annotations": self.deployment_annotations,
                 "delivered": self.delivered,
             }

@@ -38,6 +38,7 @@ EXPECTED = {
             "access",
             "nextRotations",
             "podAnnotations",
+            "podVolumes",
             "deploymentAnnotations",
             "delivered",
         },
