@@ -5,6 +5,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_vault as vault
 
 from .agent_injector import VaultAgentInjector
 from .csi import SecretsStoreCsi
@@ -20,6 +21,7 @@ from .spec import (
     SecretsPlatformArgs,
     validate_platform,
 )
+from .vault_audit import audit_inputs
 from .vault_auth import JwtAuth, KubernetesAuth
 from .workload_access import WorkloadAccess, workload_rules
 
@@ -63,6 +65,8 @@ class SecretsPlatform(pulumi.ComponentResource):
         self._name = name
         child = pulumi.ResourceOptions(parent=self)
 
+        for device in spec.audit_devices:
+            vault.Audit(f"{name}-audit-{resource_slug(device.path)}", **audit_inputs(device), opts=child)
         auth = self._auth(spec)
         stores = [
             KvStore(f"{name}-kv-{resource_slug(kv.mount)}", {"kv": args["kv"][i]}, opts=child)  # type: ignore[typeddict-item]

@@ -301,6 +301,17 @@ class DeliveryArgs(TypedDict):
     """Vault Agent injector."""
 
 
+class AuditDeviceArgs(TypedDict):
+    """A Vault audit device."""
+
+    type: str
+    """`file`, `socket` or `syslog`."""
+    target: str
+    """The file path (`file`), the `host:port` address (`socket`) or the tag (`syslog`)."""
+    path: NotRequired[str]
+    """The device's mount path (default: the type)."""
+
+
 class SecretsPlatformArgs(TypedDict):
     """The whole secrets plane of one cluster."""
 
@@ -316,6 +327,8 @@ class SecretsPlatformArgs(TypedDict):
     """Database secrets engines: dynamic and static roles."""
     delivery: NotRequired[DeliveryArgs]
     """Settings of the operators that deliver secrets into pods."""
+    audit_devices: NotRequired[list[AuditDeviceArgs]]
+    """Vault audit devices the stack enables (two recommended: Vault stops when every device is blocked)."""
 
 
 # --- the validated model ------------------------------------------------------
@@ -468,6 +481,13 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class AuditDevice:
+    type: str
+    target: str
+    path: str
+
+
+@dataclass(frozen=True)
 class PlatformSpec:
     vault: VaultServer
     cluster: Cluster
@@ -475,6 +495,7 @@ class PlatformSpec:
     kv: tuple[KvMount, ...] = ()
     databases: tuple[Database, ...] = ()
     delivery: DeliverySettings = DeliverySettings()
+    audit_devices: tuple[AuditDevice, ...] = ()
 
     def database_role(self, credential: DatabaseCredential) -> DatabaseRole | DatabaseStaticRole:
         """The declared role a workload's credential names (validation guarantees it exists)."""
@@ -781,6 +802,17 @@ def validate_delivery(field: str, raw: object) -> DeliverySettings:
     )
 
 
+def validate_audit_device(field: str, raw: object) -> AuditDevice:
+    args = _known(field, raw, AuditDeviceArgs)
+    kind = v.choice(f"{field}.type", args.get("type"), ("file", "socket", "syslog"))
+    target = v.require_str(f"{field}.target", args.get("target"))
+    if not target or any(c.isspace() or ord(c) < 32 for c in target) or len(target) > 512:
+        raise SpecError(f"{field}.target", target, "a file path, host:port or tag without spaces")
+    if kind == "file" and not (target.startswith("/") or target == "stdout"):
+        raise SpecError(f"{field}.target", target, "an absolute file path, or stdout")
+    return AuditDevice(type=kind, target=target, path=v.mount_path(f"{field}.path", args.get("path", kind)))
+
+
 def _unique_by(items: Any, field: str, name: str, key: Any) -> None:
     seen: dict[Any, int] = {}
     for i, item in enumerate(items):
@@ -809,6 +841,11 @@ def validate_platform(raw: object) -> PlatformSpec:
         for i, d in enumerate(v.sequence("databases", args.get("databases", [])))
     )
     _unique_by(databases, "databases", "mount", lambda d: d.mount)
+    audit_devices = tuple(
+        validate_audit_device(f"auditDevices[{i}]", d)
+        for i, d in enumerate(v.sequence("auditDevices", args.get("audit_devices", [])))
+    )
+    _unique_by(audit_devices, "auditDevices", "path", lambda d: d.path)
     declared = set().union(*(d.paths() for d in databases)) if databases else set()
     for i, workload in enumerate(workloads):
         for j, credential in enumerate(workload.database_credentials):
@@ -825,6 +862,7 @@ def validate_platform(raw: object) -> PlatformSpec:
         kv=kv,
         databases=databases,
         delivery=validate_delivery("delivery", args.get("delivery", {})),
+        audit_devices=audit_devices,
     )
 
 
@@ -839,7 +877,7 @@ def _unique(workloads: tuple[Workload, ...], field: str, key: Any) -> None:
 
 # --- stack config -------------------------------------------------------------
 
-CONFIG_KEYS = ("vault", "cluster", "workloads", "kv", "databases", "delivery")
+CONFIG_KEYS = ("vault", "cluster", "workloads", "kv", "databases", "delivery", "auditDevices")
 
 
 def from_config(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ EXPECTED = {
     ),
     "VaultAgentInjector": ({"vaultAddress", "authPath", "namespace", "installMethod"}, {"namespace"}),
     "SecretsPlatform": (
-        {"vault", "cluster", "workloads", "kv", "databases", "delivery"},
+        {"vault", "cluster", "workloads", "kv", "databases", "delivery", "auditDevices"},
         {
             "authMount",
             "roles",

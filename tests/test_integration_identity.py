@@ -8,6 +8,7 @@ and a login from another namespace or service account are all refused.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,8 +35,15 @@ WORKLOADS = {  # role -> (namespace, service account, its own path, its key)
 
 @pytest.fixture
 def bao() -> Iterator[OpenBaoDevServer]:
-    with OpenBaoDevServer(require_bao()) as server:
+    # OpenBao enables audit devices through the API only when its config allows it (Vault always does).
+    with OpenBaoDevServer(require_bao(), allow_api_audit=True) as server:
         yield server
+
+
+def with_file_audit(config: dict[str, Any], log: Path) -> dict[str, Any]:
+    """The dev stack's audit devices, pointed at a file this test can read (its socket has no listener here)."""
+    config["secrets-platform:auditDevices"] = [{"type": "file", "target": str(log)}]
+    return config
 
 
 @pytest.fixture
@@ -85,8 +93,11 @@ def assert_least_privilege(root: VaultClient, mount: str, mint: Any) -> None:
             assert refused.value.status in (400, 403), (role, impostor)
 
 
-def test_kubernetes_auth_least_privilege_on_a_live_server(bao: OpenBaoDevServer, apiserver: TokenReviewServer) -> None:
-    config = dev_config()
+def test_kubernetes_auth_least_privilege_on_a_live_server(
+    bao: OpenBaoDevServer, apiserver: TokenReviewServer, tmp_path: Path
+) -> None:
+    audit_log = tmp_path / "audit.log"
+    config = with_file_audit(dev_config(), audit_log)
     cluster = config["secrets-platform:cluster"]
     # The stand-in API server: plain HTTP on loopback, with the CA OpenBao insists on.
     cluster.update(apiHost=apiserver.url, caCert=apiserver.ca_pem)
@@ -94,8 +105,9 @@ def test_kubernetes_auth_least_privilege_on_a_live_server(bao: OpenBaoDevServer,
     root = bao.client()
 
     written = deploy(root, capture)
-    assert set(written[:2]) == {"sys/auth/kubernetes", "sys/mounts/secret"}
+    assert set(written[:3]) == {"sys/audit/file", "sys/auth/kubernetes", "sys/mounts/secret"}
     assert set(written) == {
+        "sys/audit/file",
         "sys/auth/kubernetes",
         "sys/mounts/secret",
         "auth/kubernetes/config",
@@ -116,10 +128,18 @@ def test_kubernetes_auth_least_privilege_on_a_live_server(bao: OpenBaoDevServer,
     # And every login really went through TokenReview with the workload's own token (client-jwt mode).
     assert apiserver.reviews() and all(r.bearer == r.reviewed_token for r in apiserver.reviews())
 
+    # The audit device saw every request, and HMAC'd every secret it carried.
+    audit = audit_log.read_text()
+    assert '"path":"auth/kubernetes/login"' in audit.replace(" ", "")
+    assert "secret/data/myapp" in audit
+    for data in SECRETS.values():
+        for value in data.values():
+            assert len(value) < 8 or value not in audit
 
-def test_jwt_auth_least_privilege_on_a_live_server(bao: OpenBaoDevServer) -> None:
+
+def test_jwt_auth_least_privilege_on_a_live_server(bao: OpenBaoDevServer, tmp_path: Path) -> None:
     issuer = ServiceAccountIssuer()
-    config = dev_config()
+    config = with_file_audit(dev_config(), tmp_path / "audit.log")
     config["secrets-platform:cluster"] = {
         "name": "dev",
         "apiHost": "https://kubernetes.example.com:6443",

@@ -275,11 +275,11 @@ def test_all_supported_types_from_mock_engine(root: VaultClient, k8s: TokenRevie
     written = apply_vault_resources(root, resources)
     # The mock engine registers resources concurrently, so only the phase order is fixed.
     phases = [
-        {"sys/auth/k8s-all", "sys/auth/jwt-all", "auth/jwt-all/config", "sys/mounts/kv-all"},
+        {"sys/auth/k8s-all", "sys/auth/jwt-all", "auth/jwt-all/config", "sys/mounts/kv-all", "sys/audit/file-all"},
         {"auth/k8s-all/config", "kv-all/config"},
         {"sys/policies/acl/all-read"},
         {"auth/k8s-all/role/app", "auth/jwt-all/role/app"},
-        {"kv-all/data/app/config", "kv-all/metadata/app/config", "sys/audit/file-all"},
+        {"kv-all/data/app/config", "kv-all/metadata/app/config"},
     ]
     position = 0
     for phase in phases:

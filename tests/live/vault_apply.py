@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .openbao import VaultClient
+from .openbao import VaultClient, VaultError
 
 __all__ = [
     "RESOURCE_SPECS",
@@ -277,7 +278,7 @@ RESOURCE_SPECS: dict[str, Spec] = {
     ),
     "vault:generic/endpoint:Endpoint": Spec(OTHER, (Call("POST", "{path}", _endpoint),)),
     "vault:index/audit:Audit": Spec(
-        OTHER,
+        MOUNT,
         (Call("PUT", "sys/audit/{path}", _with("type", "options", "description", "local")),),
         lambda i: {"path": i.get("type")},
     ),
@@ -327,6 +328,21 @@ def apply_vault_resources(client: VaultClient, resources: Iterable[CapturedResou
     """
     written: list[str] = []
     for method, path, body in planned_calls(resources):
-        client.request(method, path, body)
+        _write(client, method, path, body)
         written.append(path)
     return written
+
+
+KV_UPGRADING = "Upgrading from non-versioned to versioned data"
+
+
+def _write(client: VaultClient, method: str, path: str, body: Body, attempts: int = 50) -> None:
+    """One write; a fresh KV v2 mount answers 400 while it upgrades, and the provider retries it too."""
+    for attempt in range(attempts):
+        try:
+            client.request(method, path, body)
+            return
+        except VaultError as error:
+            if attempt == attempts - 1 or not any(KV_UPGRADING in e for e in error.errors):
+                raise
+            time.sleep(0.1)
