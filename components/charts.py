@@ -71,25 +71,15 @@ def install_chart(
     """
     opts = pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on or []))
     release = release_name or chart.name
+    common: dict[str, Any] = {
+        "name": release,
+        "chart": chart.name,
+        "version": chart.version,
+        "repository_opts": {"repo": chart.repo_url},
+        "namespace": namespace,
+        "values": values,
+        "opts": opts,
+    }
     if InstallMethod(method) is InstallMethod.HELM_RELEASE:
-        return k8s.helm.v3.Release(
-            name,
-            name=release,
-            chart=chart.name,
-            version=chart.version,
-            repository_opts={"repo": chart.repo_url},
-            namespace=namespace,
-            create_namespace=True,
-            values=values,
-            opts=opts,
-        )
-    return k8s.helm.v4.Chart(
-        name,
-        name=release,
-        chart=chart.name,
-        version=chart.version,
-        repository_opts={"repo": chart.repo_url},
-        namespace=namespace,
-        values=values,
-        opts=opts,
-    )
+        return k8s.helm.v3.Release(name, create_namespace=True, **common)
+    return k8s.helm.v4.Chart(name, **common)

@@ -168,6 +168,17 @@ def _error_list(raw: bytes) -> list[str]:
     return [str(decoded)[:500]]
 
 
+def _terminate(proc: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server process: SIGTERM, then SIGKILL after 10 s."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 class OpenBaoStartError(RuntimeError):
     """The dev server did not come up; the message carries its log tail."""
 
@@ -302,14 +313,8 @@ class OpenBaoDevServer:
         )
 
     def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        _terminate(self._proc)
+        self._proc = None
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -410,14 +415,8 @@ class OpenBaoFileServer:
         raise OpenBaoStartError("the server did not become active after unsealing")
 
     def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        _terminate(self._proc)
+        self._proc = None
         if self._log is not None:
             self._log.close()
             self._log = None
