@@ -20,9 +20,9 @@ from policies.core import UNKNOWN, Resource, credential_name, duration_seconds, 
 from policies.runner import render_markdown, render_text, run_pack
 from policies.vault_hcl import PolicyParseError, covers, glob_at_mount_root, parse_policy, reaches
 from tests.conftest import dev_config, plan
-from tests.policy_fixtures import capture, rules_violated, violations
+from tests.policy_fixtures import rules_violated, violations
 from tests.policy_fixtures.cases import CASES
-from tests.policy_fixtures.resources import KNOWN_SECRET, audits
+from tests.policy_fixtures.resources import KNOWN_SECRET
 
 RULES = catalog.by_name()
 PROJECT_RULES_MD = "policies/RULES.md"
@@ -61,7 +61,9 @@ def test_passing_fixture_satisfies_its_rule(rule: str, program: Callable[[], Any
 def test_a_resource_violation_names_the_resource() -> None:
     from tests.policy_fixtures.resources import k8s_role
 
-    (violation,) = [v for v in violations(lambda: k8s_role("ttl-role", token_ttl=7200)) if v.rule == "vault-role-token-ttl-cap"]
+    (violation,) = [
+        v for v in violations(lambda: k8s_role("ttl-role", token_ttl=7200)) if v.rule == "vault-role-token-ttl-cap"
+    ]
     assert violation.rule == "vault-role-token-ttl-cap"
     assert violation.name == "ttl-role"
     assert violation.type == "vault:kubernetes/authBackendRole:AuthBackendRole"
@@ -81,7 +83,7 @@ def test_no_violation_message_contains_a_secret_value() -> None:
             for program in case.fails:
                 try:
                     program()
-                except Exception:  # noqa: BLE001 - two fixtures may register the same name; the rest still runs
+                except Exception:
                     continue
 
     found = violations(everything)
@@ -112,38 +114,61 @@ def test_redaction_backs_up_a_check_that_quotes_a_secret() -> None:
 # --- the dev stack -------------------------------------------------------------------------------------------
 
 
-def _with_audit_devices() -> Any:
-    """The dev stack plus the two audit devices the stack is expected to add (see vault-audit-device-present)."""
-    dev = plan(dev_config(), stack="dev")
-    extra = capture(audits)
-    root = next(r.parent for r in dev.resources if r.parent and "::pulumi:pulumi:Stack::" in r.parent)
-    for resource in extra.resources:
-        resource.parent = root
-    dev.resources.extend(extra.resources)
-    return dev
-
-
 def test_dev_stack_passes_every_mandatory_rule() -> None:
-    found = run_pack(_with_audit_devices())
-    assert [v for v in found if v.mandatory] == []
-
-
-def test_dev_stack_without_audit_devices_fails_only_the_audit_rule() -> None:
     found = run_pack(plan(dev_config(), stack="dev"))
-    assert {v.rule for v in found if v.mandatory} == {"vault-audit-device-present"}
+    assert [v.message for v in found if v.mandatory] == []
 
 
-def test_dev_stack_role_and_policy_are_actually_checked() -> None:
-    """The dev stack passes because it is compliant, not because the rules skip it: break its role and see."""
-    dev = _with_audit_devices()
-    role = next(r for r in dev.resources if r.type == "vault:kubernetes/authBackendRole:AuthBackendRole")
-    role.inputs = {**role.inputs, "boundServiceAccountNames": ["*"], "tokenPolicies": ["workload-other-x", "root"]}
+def test_dev_stack_is_checked_not_skipped() -> None:
+    """Every kind the dev stack registers that a rule targets is one the rules read: break each and see."""
+    dev = plan(dev_config(), stack="dev")
+    types = {r.type for r in dev.resources}
+    assert {
+        "vault:index/audit:Audit",
+        "vault:kubernetes/authBackendRole:AuthBackendRole",
+        "vault:index/policy:Policy",
+        "vault:kubernetes/authBackendConfig:AuthBackendConfig",
+        "kubernetes:external-secrets.io/v1:SecretStore",
+        "kubernetes:external-secrets.io/v1:ExternalSecret",
+        "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass",
+        "kubernetes:helm.sh/v4:Chart",
+    } <= types
+    broken = {
+        "vault:kubernetes/authBackendRole:AuthBackendRole": {
+            "boundServiceAccountNames": ["*"],
+            "tokenPolicies": ["workload-other-x", "root"],
+        },
+        "vault:index/policy:Policy": {"policy": 'path "secret/*" { capabilities = ["read"] }'},
+        "vault:kubernetes/authBackendConfig:AuthBackendConfig": {"kubernetesHost": "http://kubernetes:6443"},
+        "kubernetes:external-secrets.io/v1:SecretStore": {"spec": {"provider": {"vault": {"server": "http://v"}}}},
+        "kubernetes:external-secrets.io/v1:ExternalSecret": {
+            "spec": {"target": {"template": {"type": "kubernetes.io/service-account-token"}}}
+        },
+        "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass": {
+            "spec": {"provider": "vault", "parameters": {"vaultSkipTLSVerify": "true", "objects": "- objectName: /x"}}
+        },
+        "kubernetes:helm.sh/v4:Chart": {"values": {"logVerbosity": 4, "syncSecret": {"enabled": True}}},
+    }
+    for resource in dev.resources:
+        if resource.type in broken:
+            resource.inputs = {**resource.inputs, **broken[resource.type]}
+    dev.resources = [r for r in dev.resources if r.type != "vault:index/audit:Audit"]
     fired = {v.rule for v in run_pack(dev) if v.mandatory}
     assert {
+        "vault-audit-device-present",
         "vault-role-no-glob-bindings",
         "vault-role-no-root-policy",
         "vault-role-own-policy",
         "vault-role-policies-exist",
+        "vault-policy-no-root-glob",
+        "vault-auth-tls",
+        "eso-store-https-ca",
+        "eso-no-service-account-token-target",
+        "csi-no-skip-tls-verify",
+        "csi-object-paths-safe",
+        "csi-driver-log-verbosity",
+        "csi-sync-secret-allowed",
+        "eso-chart-cluster-wide-off",
     } <= fired
 
 
@@ -207,13 +232,17 @@ def test_rules_md_is_generated_from_the_rule_table(project_root: Any) -> None:
 
 def test_policy_parser_merges_repeated_stanzas_and_expands_the_legacy_form() -> None:
     rules = parse_policy(
-        'path "a/b" { capabilities = ["read"] }\npath "a/b" { capabilities = ["update"] }\npath "c" { policy = "write" }\n'
+        'path "a/b" { capabilities = ["read"] }\n'
+        'path "a/b" { capabilities = ["update"] }\n'
+        'path "c" { policy = "write" }\n'
     )
     assert {r.path: set(r.capabilities) for r in rules} == {
         "a/b": {"read", "update"},
         "c": {"create", "read", "update", "delete", "list"},
     }
-    assert parse_policy('{"path": {"x": {"capabilities": ["read"]}, "x": {"capabilities": ["list"]}}}')[0].capabilities == {
+    assert parse_policy('{"path": {"x": {"capabilities": ["read"]}, "x": {"capabilities": ["list"]}}}')[
+        0
+    ].capabilities == {
         "read",
         "list",
     }
@@ -253,7 +282,7 @@ def test_core_helpers() -> None:
 
 
 def test_unknown_values_from_a_preview_do_not_stop_a_rule() -> None:
-    """The SDK raises on reading an unknown; the adapter turns it into UNKNOWN and the rules skip what they cannot know."""
+    """The SDK raises on reading an unknown; the adapter makes it UNKNOWN and rules skip what they cannot know."""
     props = unknown_checking_proxy(
         {"tokenTtl": "3eeb2bf0-c639-47a8-9e75-3b44932eb421", "audience": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}
     )
@@ -261,3 +290,31 @@ def test_unknown_values_from_a_preview_do_not_stop_a_rule() -> None:
     assert resource.props == {"tokenTtl": UNKNOWN, "audience": UNKNOWN}
     assert evaluate_resource(RULES["vault-role-token-ttl-cap"], resource) == []
     assert evaluate_resource(RULES["vault-role-audience-bound"], resource) == []
+
+
+# --- rendering -------------------------------------------------------------------------------------------------
+
+
+def test_text_and_markdown_list_rule_resource_and_fix_mandatory_first() -> None:
+    from tests.policy_fixtures.resources import deployment, k8s_role, pod_spec
+
+    def program() -> None:
+        deployment("web|app", spec=pod_spec(automountServiceAccountToken=None))
+        k8s_role(token_ttl=7200, token_max_ttl=86400)
+
+    found = [v for v in violations(program) if v.rule in {"vault-role-token-ttl-cap", "k8s-no-automount-sa-token"}]
+    assert [v.rule for v in found] == ["vault-role-token-ttl-cap", "k8s-no-automount-sa-token"]
+
+    text = render_text(found)
+    assert text.splitlines()[0] == "Policy pack secrets-platform: 1 mandatory and 1 advisory violation(s)."
+    assert text.splitlines()[1].startswith("  MANDATORY [vault-role-token-ttl-cap] ")
+
+    markdown = render_markdown(found).splitlines()
+    assert markdown[2:4] == ["| level | rule | resource | problem and fix |", "|---|---|---|---|"]
+    assert markdown[4].startswith("| **mandatory** | `vault-role-token-ttl-cap` | `app-role` (vault:kubernetes/")
+    assert "Fix: set `token_ttl`" in markdown[4]
+    assert markdown[5].startswith(
+        "| advisory | `k8s-no-automount-sa-token` | `web\\|app` (kubernetes:apps/v1:Deployment)"
+    )
+    assert all(len(re.split(r"(?<!\\)\|", line)) == 6 for line in markdown[4:6]), "four columns, pipes escaped"
+    assert render_markdown([]).startswith("### Policy pack secrets-platform: no violations.")

@@ -46,6 +46,7 @@ from .resources import (
     provider_objects,
     secret_provider_class,
     secret_store,
+    vault_dynamic_secret,
     vault_provider,
     workload,
 )
@@ -151,7 +152,10 @@ CASES: dict[str, Case] = {
     ),
     "vault-policy-sudo-allow-list": Case(
         fails=(lambda: policy("platform-admin", SUDO_POLICY),),
-        passes=(policy, lambda: policy("platform-admin", 'path "sys/leases/lookup" {\n  capabilities = ["update"]\n}\n')),
+        passes=(
+            policy,
+            lambda: policy("platform-admin", 'path "sys/leases/lookup" {\n  capabilities = ["update"]\n}\n'),
+        ),
     ),
     "vault-policy-no-privileged-write": Case(
         fails=(
@@ -182,7 +186,9 @@ CASES: dict[str, Case] = {
         ),
         passes=(
             policy,
-            lambda: policy(document=f'path "secret/data/{{{{{TEMPLATE}}}}}/config" {{\n  capabilities = ["read"]\n}}\n'),
+            lambda: policy(
+                document=f'path "secret/data/{{{{{TEMPLATE}}}}}/config" {{\n  capabilities = ["read"]\n}}\n'
+            ),
         ),
     ),
     # --- Vault auth config -----------------------------------------------------------------------------------
@@ -264,6 +270,16 @@ CASES: dict[str, Case] = {
                 lambda: secret_store("other-secret", "other", vault_provider(role=ROLE)),
             ),
             program(
+                lambda: secret_store("app-secret", "app"),
+                lambda: custom(
+                    "other-db",
+                    "generators.external-secrets.io/v1alpha1",
+                    "VaultDynamicSecret",
+                    {"provider": vault_provider(), "path": "database/creds/other"},
+                    namespace="other",
+                ),
+            ),
+            program(
                 lambda: secret_provider_class("app"),
                 lambda: custom(
                     "other-spc",
@@ -299,7 +315,9 @@ CASES: dict[str, Case] = {
         ),
         passes=(
             program(policy, lambda: policy("deny-app", 'path "secret/data/app" {\n  capabilities = ["deny"]\n}\n')),
-            program(policy, lambda: policy("deny-other", 'path "secret/data/other/*" {\n  capabilities = ["deny"]\n}\n')),
+            program(
+                policy, lambda: policy("deny-other", 'path "secret/data/other/*" {\n  capabilities = ["deny"]\n}\n')
+            ),
         ),
     ),
     "secret-fields-are-pulumi-secrets": Case(
@@ -349,9 +367,11 @@ CASES: dict[str, Case] = {
             lambda: cluster_secret_store(
                 conditions=[{"namespaces": [NAMESPACE]}], provider=vault_provider(namespace=NAMESPACE, caBundle=None)
             ),
+            lambda: vault_dynamic_secret(provider=vault_provider(server="http://vault.example.com:8200")),
         ),
         passes=(
             secret_store,
+            vault_dynamic_secret,
             lambda: secret_store(
                 provider=vault_provider(caBundle=None, caProvider={"type": "ConfigMap", "name": "ca", "key": "ca.crt"})
             ),
@@ -370,9 +390,11 @@ CASES: dict[str, Case] = {
                     auth={"appRole": {"path": "approle", "roleId": "x", "secretRef": {"name": "s", "key": "k"}}}
                 )
             ),
+            lambda: vault_dynamic_secret(provider=vault_provider(auth={"tokenSecretRef": {"name": "t", "key": "t"}})),
         ),
         passes=(
             secret_store,
+            vault_dynamic_secret,
             lambda: secret_store(
                 provider=vault_provider(
                     auth={
@@ -404,7 +426,11 @@ CASES: dict[str, Case] = {
             lambda: external_secret(refreshInterval="720h"),
             lambda: external_secret(refreshPolicy="CreatedOnce"),
         ),
-        passes=(external_secret, lambda: external_secret(refreshInterval=None), lambda: external_secret(refreshInterval="15m")),
+        passes=(
+            external_secret,
+            lambda: external_secret(refreshInterval=None),
+            lambda: external_secret(refreshInterval="15m"),
+        ),
     ),
     "eso-no-service-account-token-target": Case(
         fails=(
@@ -465,7 +491,10 @@ CASES: dict[str, Case] = {
                 ]
             ),
         ),
-        passes=(secret_provider_class, lambda: secret_provider_class(parameters={"objects": provider_objects("a", "b.txt")})),
+        passes=(
+            secret_provider_class,
+            lambda: secret_provider_class(parameters={"objects": provider_objects("a", "b.txt")}),
+        ),
     ),
     "csi-sync-secret-allowed": Case(
         fails=(
@@ -477,11 +506,17 @@ CASES: dict[str, Case] = {
         passes=(secret_provider_class, csi_chart),
     ),
     "csi-rotation-enabled": Case(
-        fails=(lambda: csi_chart({"logVerbosity": 0}), lambda: csi_chart({**CSI_VALUES, "enableSecretRotation": False})),
+        fails=(
+            lambda: csi_chart({"logVerbosity": 0}),
+            lambda: csi_chart({**CSI_VALUES, "enableSecretRotation": False}),
+        ),
         passes=(csi_chart, lambda: csi_chart(release=True)),
     ),
     "csi-driver-log-verbosity": Case(
-        fails=(lambda: csi_chart({**CSI_VALUES, "logVerbosity": 2}), lambda: csi_chart({**CSI_VALUES, "logVerbosity": 5}, release=True)),
+        fails=(
+            lambda: csi_chart({**CSI_VALUES, "logVerbosity": 2}),
+            lambda: csi_chart({**CSI_VALUES, "logVerbosity": 5}, release=True),
+        ),
         passes=(csi_chart, lambda: csi_chart({**CSI_VALUES, "logVerbosity": 1})),
     ),
     # --- Kubernetes workloads -------------------------------------------------------------------------------------
@@ -536,7 +571,9 @@ CASES: dict[str, Case] = {
     "k8s-no-plaintext-credentials": Case(
         fails=(
             lambda: k8s.core.v1.ConfigMap("app-config", data={"LOG_LEVEL": "info", "DB_PASSWORD": KNOWN_SECRET}),
-            lambda: k8s.core.v1.ConfigMap("app-url", data={"DATABASE_URL": f"postgres://app:{KNOWN_SECRET}@db:5432/app"}),
+            lambda: k8s.core.v1.ConfigMap(
+                "app-url", data={"DATABASE_URL": f"postgres://app:{KNOWN_SECRET}@db:5432/app"}
+            ),
             lambda: deployment(
                 spec=pod_spec(containers=[container(env=[{"name": "API_TOKEN", "value": KNOWN_SECRET}])])
             ),
@@ -556,7 +593,10 @@ CASES: dict[str, Case] = {
                 annotations={"vault.hashicorp.com/agent-inject": "true", "vault.hashicorp.com/tls-skip-verify": "true"},
             ),
             lambda: deployment(
-                annotations={"vault.hashicorp.com/agent-inject": "true", "vault.hashicorp.com/service": "http://vault:8200"}
+                annotations={
+                    "vault.hashicorp.com/agent-inject": "true",
+                    "vault.hashicorp.com/service": "http://vault:8200",
+                }
             ),
         ),
         passes=(
@@ -567,7 +607,10 @@ CASES: dict[str, Case] = {
         ),
     ),
     "k8s-chart-version-pinned": Case(
-        fails=(lambda: chart("eso", "external-secrets", ESO_VALUES, version="^2.9.0"), lambda: chart("x", "x", {}, version="")),
+        fails=(
+            lambda: chart("eso", "external-secrets", ESO_VALUES, version="^2.9.0"),
+            lambda: chart("x", "x", {}, version=""),
+        ),
         passes=(eso_chart, lambda: chart("x", "x", {}, version="1.2.3", release=True)),
     ),
 }

@@ -184,6 +184,12 @@ def cluster_secret_store(
     return custom(name, "external-secrets.io/v1", "ClusterSecretStore", spec, namespace=None)
 
 
+def vault_dynamic_secret(name: str = "app-db", provider: dict[str, Any] | None = None) -> Any:
+    """An External Secrets generator that reads dynamic database credentials as the workload."""
+    spec = {"provider": provider or vault_provider(), "method": "GET", "path": "database/creds/app"}
+    return custom(name, "generators.external-secrets.io/v1alpha1", "VaultDynamicSecret", spec)
+
+
 def external_secret(name: str = "app", **spec_overrides: Any) -> k8s.apiextensions.CustomResource:
     spec = _args(
         {

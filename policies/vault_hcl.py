@@ -1,0 +1,198 @@
+"""Vault policy documents read the way Vault reads them: parsed with pyhcl, never grepped.
+
+``parse_policy`` returns one ``PathRule`` per path with the union of every stanza's
+capabilities. Vault merges repeated ``path`` stanzas of one policy, while pyhcl's top level
+keeps only the last one, so the document is parsed a second time nested in a block, where
+pyhcl keeps repeats as a list. The legacy ``policy = "write"`` form is expanded to the
+capabilities it stands for. Path helpers answer what a pattern (``+`` one segment, trailing
+``*`` any suffix) can reach.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import hcl  # type: ignore[import-untyped]
+
+CAPABILITIES = frozenset(
+    {"create", "read", "update", "patch", "delete", "list", "sudo", "deny", "subscribe", "recover"}
+)
+WRITE_CAPABILITIES = frozenset({"create", "update", "patch", "delete", "sudo", "recover"})
+# The pre-0.9 `policy = "..."` shorthand.
+LEGACY_POLICY = {
+    "deny": frozenset({"deny"}),
+    "read": frozenset({"read", "list"}),
+    "write": frozenset({"create", "read", "update", "delete", "list"}),
+    "sudo": frozenset({"create", "read", "update", "delete", "list", "sudo"}),
+}
+KV2_ROOTS = ("data", "metadata", "delete", "undelete", "destroy", "subkeys")
+TEMPLATE = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+
+
+class PolicyParseError(ValueError):
+    """The document is not a policy Vault would accept."""
+
+
+@dataclass(frozen=True, order=True)
+class PathRule:
+    path: str
+    capabilities: frozenset[str]
+
+    @property
+    def denies(self) -> bool:
+        return "deny" in self.capabilities
+
+    @property
+    def writes(self) -> frozenset[str]:
+        return self.capabilities & WRITE_CAPABILITIES
+
+
+def parse_policy(document: str) -> tuple[PathRule, ...]:
+    """The path rules of an HCL or JSON policy, one per path, capabilities merged as Vault merges them."""
+    if not isinstance(document, str):
+        raise PolicyParseError("the policy is not a string")
+    stanzas: list[tuple[str, Any]]
+    text = document.strip()
+    if text.startswith("{"):
+        stanzas = _json_stanzas(text)
+    else:
+        try:
+            hcl.loads(document)  # the document as Vault parses it must be valid on its own
+            nested = hcl.loads("policy {\n" + document + "\n}")
+        except ValueError as error:
+            raise PolicyParseError(f"invalid HCL ({error})") from None
+        stanzas = list(_path_stanzas(mapping(nested.get("policy")).get("path")))
+    merged: dict[str, set[str]] = {}
+    for path, body in stanzas:
+        if not isinstance(path, str) or not isinstance(body, Mapping):
+            raise PolicyParseError('a path stanza must be `path "<path>" { ... }`')
+        merged.setdefault(path, set()).update(_capabilities(path, body))
+    return tuple(sorted(PathRule(p, frozenset(c)) for p, c in merged.items()))
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _path_stanzas(value: Any) -> Iterable[tuple[str, Any]]:
+    if isinstance(value, list):
+        for entry in value:
+            yield from _path_stanzas(entry)
+    elif isinstance(value, Mapping):
+        yield from value.items()
+    elif value is not None:
+        raise PolicyParseError('`path` must name its path: path "<path>" { ... }')
+
+
+class _Repeated(list[Any]):
+    """Values of a key repeated in a JSON object."""
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            existing = result[key]
+            result[key] = _Repeated([*(existing if isinstance(existing, _Repeated) else [existing]), value])
+        else:
+            result[key] = value
+    return result
+
+
+def _json_stanzas(text: str) -> list[tuple[str, Any]]:
+    try:
+        parsed = json.loads(text, object_pairs_hook=_json_pairs)
+    except ValueError as error:
+        raise PolicyParseError(f"invalid JSON ({error})") from None
+    paths = parsed.get("path") if isinstance(parsed, Mapping) else None
+    stanzas: list[tuple[str, Any]] = []
+    for block in paths if isinstance(paths, _Repeated) else [paths]:
+        for path, body in mapping(block).items():
+            stanzas.extend((path, b) for b in (body if isinstance(body, _Repeated) else [body]))
+    return stanzas
+
+
+def _flatten(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return [x for v in value for x in _flatten(v)]
+    return [value]
+
+
+def _capabilities(path: str, body: Mapping[str, Any]) -> set[str]:
+    found: set[str] = set()
+    for capability in _flatten(body.get("capabilities", [])):
+        if capability not in CAPABILITIES:
+            raise PolicyParseError(f"path '{path}': unknown capability '{capability}'")
+        found.add(capability)
+    for legacy in _flatten(body.get("policy", [])):
+        if legacy not in LEGACY_POLICY:
+            raise PolicyParseError(f"path '{path}': unknown policy shorthand '{legacy}'")
+        found.update(LEGACY_POLICY[legacy])
+    return found
+
+
+# --- what a path pattern reaches -------------------------------------------------------------
+
+
+def has_wildcard(path: str) -> bool:
+    return path.endswith("*") or "+" in path.split("/")
+
+
+def glob_at_mount_root(path: str) -> bool:
+    """``*``, a wildcard in the first segment, ``<mount>/*``, ``<mount>*`` or a KV v2 root (``<mount>/data/*``)."""
+    first, _, rest = path.partition("/")
+    if "*" in first or first == "+" or "+" in first:
+        return True
+    if rest in {"*", "+"} or (not rest and path.endswith("*")):
+        return True
+    second, _, tail = rest.partition("/")
+    return second in KV2_ROOTS and tail in {"*", "+"}
+
+
+def reaches(pattern: str, area: str) -> bool:
+    """Whether some path the ``pattern`` matches lies under ``area`` (a literal prefix such as ``sys/``)."""
+    glob = pattern.endswith("*")
+    body = pattern[:-1] if glob else pattern
+    i = j = 0
+    while i < len(body):
+        if j >= len(area):
+            return True  # the pattern goes on below the area
+        if body[i] == "+" and (i == 0 or body[i - 1] == "/") and (i + 1 == len(body) or body[i + 1] == "/"):
+            end = area.find("/", j)
+            if end == -1:
+                return True  # '+' matches a segment that starts with the rest of the area
+            i, j = i + 1, end
+            continue
+        if body[i] != area[j]:
+            return False
+        i, j = i + 1, j + 1
+    return glob or j >= len(area)
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    parts = []
+    for k, segment in enumerate(pattern.split("/")):
+        if k:
+            parts.append("/")
+        if segment == "+":
+            parts.append("[^/]+")
+        elif segment.endswith("*"):
+            parts.append(re.escape(segment[:-1]) + ".*")
+        else:
+            parts.append(re.escape(segment))
+    return re.compile("".join(parts))
+
+
+def covers(broad: str, specific: str) -> bool:
+    """Whether every path of ``specific`` also matches ``broad`` (``specific``'s wildcards taken as a sample)."""
+    sample = "/".join("x" if s == "+" else s for s in specific.split("/")).rstrip("*")
+    return broad != specific and bool(pattern_regex(broad).fullmatch(sample))
+
+
+def templates(path: str) -> list[str]:
+    """The identity template expressions in a path (``{{identity.entity.id}}`` -> ``identity.entity.id``)."""
+    return TEMPLATE.findall(path)
