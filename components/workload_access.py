@@ -93,6 +93,9 @@ class WorkloadAccess(pulumi.ComponentResource):
             k8s.core.v1.ServiceAccount(
                 f"{name}-service-account",
                 metadata={"name": workload.service_account, "namespace": workload.namespace},
+                # Pods get Vault tokens through TokenRequest (CSI, ESO) or a projected volume (agent), never
+                # the automounted API token.
+                automount_service_account_token=False,
                 opts=child,
             )
         if delegate:

@@ -90,5 +90,22 @@ def render_rules_markdown() -> str:
     return "\n".join(lines)
 
 
+README_START = "<!-- policy-rules:start (generated: python -m policies.catalog --readme) -->"
+README_END = "<!-- policy-rules:end -->"
+
+
+def render_readme_table() -> str:
+    """The README's rule table (level, config, source); RULES.md has the full text of each rule."""
+    lines = [README_START, "", "| rule | level | config (default) | source |", "|---|---|---|---|"]
+    for r in RULES:
+        lines.append(f"| `{r.name}` | {r.level.value} | {_cell(config_summary(r))} | {_cell(r.source)} |")
+    return "\n".join([*lines, "", README_END])
+
+
 if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--readme"]:
+        print(render_readme_table())
+        sys.exit(0)
     print(render_rules_markdown(), end="")

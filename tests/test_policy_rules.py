@@ -318,3 +318,11 @@ def test_text_and_markdown_list_rule_resource_and_fix_mandatory_first() -> None:
     )
     assert all(len(re.split(r"(?<!\\)\|", line)) == 6 for line in markdown[4:6]), "four columns, pipes escaped"
     assert render_markdown([]).startswith("### Policy pack secrets-platform: no violations.")
+
+
+def test_readme_rule_table_is_current() -> None:
+    from planner.engine import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    start, end = readme.index(catalog.README_START), readme.index(catalog.README_END) + len(catalog.README_END)
+    assert readme[start:end] == catalog.render_readme_table(), "regenerate: python -m policies.catalog --readme"
