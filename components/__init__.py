@@ -1,12 +1,12 @@
 """vaultk8s: Vault identity and secret delivery for Kubernetes workloads, as Pulumi components."""
 
 from .agent_injector import VaultAgentInjector
+from .args import AuthMethod, ReviewerMode
 from .csi import SecretsStoreCsi
 from .database_secrets import DatabaseSecrets
 from .external_secrets import ExternalSecretsOperator
 from .kv_secrets import KvStore
 from .platform import SecretsPlatform
-from .spec import AuthMethod, ReviewerMode
 from .validation import SpecError
 from .vault_auth import JwtAuth, KubernetesAuth
 from .workload_access import WorkloadAccess

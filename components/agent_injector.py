@@ -37,8 +37,9 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 
 from . import validation as v
+from .args import AuthMethod
 from .charts import VAULT, InstallMethod, ensure_namespace, install_chart, namespace_output, parse_install_method
-from .spec import AuthMethod, Cluster, DatabaseCredential, SecretRef, Workload
+from .model import Cluster, DatabaseCredential, SecretRef, Workload
 
 ANNOTATION_PREFIX = "vault.hashicorp.com/"
 INJECTOR_RELEASE = "vault-injector"

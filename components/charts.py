@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from . import validation as v
-from .spec import InstallMethod
+from .args import InstallMethod
 
 
 @dataclass(frozen=True)

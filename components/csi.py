@@ -40,7 +40,7 @@ from .charts import (
     parse_install_method,
 )
 from .external_secrets import go_duration
-from .spec import Cluster, DatabaseCredential, SecretRef, VaultServer, Workload
+from .model import Cluster, DatabaseCredential, SecretRef, VaultServer, Workload
 
 API_VERSION = "secrets-store.csi.x-k8s.io/v1"
 PROVIDER = "vault"

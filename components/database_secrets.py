@@ -12,7 +12,9 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_vault as vault
 
-from .spec import Database, DatabaseArgs, DatabasePlugin, DatabaseRole, DatabaseStaticRole, validate_database
+from .args import DatabaseArgs, DatabasePlugin
+from .model import Database, DatabaseRole, DatabaseStaticRole
+from .spec import validate_database
 
 PLUGIN_NAMES = {
     DatabasePlugin.POSTGRESQL: "postgresql-database-plugin",

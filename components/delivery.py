@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import agent_injector, csi, external_secrets
-from .spec import DatabaseCredential, DatabaseStaticRole, Delivery, PlatformSpec, SecretRef, Workload
+from .args import Delivery
+from .model import DatabaseCredential, DatabaseStaticRole, PlatformSpec, SecretRef, Workload
 from .validation import duration_seconds
 
 # Vault Agent re-renders templates of non-leased (KV) secrets on this interval (its default).

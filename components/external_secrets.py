@@ -23,6 +23,7 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 
 from . import validation as v
+from .args import AuthMethod
 from .charts import (
     EXTERNAL_SECRETS,
     InstallMethod,
@@ -31,7 +32,8 @@ from .charts import (
     namespace_output,
     parse_install_method,
 )
-from .spec import MAX_LEASE_SECONDS, AuthMethod, Cluster, DatabaseCredential, SecretRef, VaultServer, Workload
+from .model import Cluster, DatabaseCredential, SecretRef, VaultServer, Workload
+from .spec import MAX_LEASE_SECONDS
 
 API_VERSION = "external-secrets.io/v1"
 # The only version the VaultDynamicSecret CRD serves (generators.external-secrets.io_vaultdynamicsecrets.yaml).

@@ -16,7 +16,9 @@ import pulumi_random as random
 import pulumi_vault as vault
 
 from . import validation as v
-from .spec import GeneratedSecret, KvMount, KvMountArgs, validate_kv_mount
+from .args import KvMountArgs
+from .model import GeneratedSecret, KvMount
+from .spec import validate_kv_mount
 
 # --- pure builders -------------------------------------------------------------
 

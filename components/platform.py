@@ -8,19 +8,14 @@ import pulumi_kubernetes as k8s
 import pulumi_vault as vault
 
 from .agent_injector import VaultAgentInjector
+from .args import AuthMethod, Delivery, ReviewerMode, SecretsPlatformArgs
 from .csi import SecretsStoreCsi
 from .database_secrets import DatabaseSecrets
 from .delivery import DeliveryPlan, delivery_plan
 from .external_secrets import ExternalSecretsOperator
 from .kv_secrets import KvStore, resource_slug
-from .spec import (
-    AuthMethod,
-    Delivery,
-    PlatformSpec,
-    ReviewerMode,
-    SecretsPlatformArgs,
-    validate_platform,
-)
+from .model import PlatformSpec
+from .spec import validate_platform
 from .vault_audit import audit_inputs
 from .vault_auth import JwtAuth, KubernetesAuth
 from .workload_access import WorkloadAccess, workload_rules

@@ -6,7 +6,7 @@ devices of different kinds: one blocked device then does not stop Vault.
 
 from typing import Any
 
-from .spec import AuditDevice
+from .model import AuditDevice
 
 
 def audit_inputs(device: AuditDevice) -> dict[str, Any]:

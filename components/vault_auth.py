@@ -9,7 +9,8 @@ import pulumi_kubernetes as k8s
 import pulumi_vault as vault
 
 from . import validation as v
-from .spec import ReviewerMode, Workload
+from .args import ReviewerMode
+from .model import Workload
 
 AUTH_DELEGATOR = "system:auth-delegator"
 REVIEWER_NAME = "vault-token-reviewer"

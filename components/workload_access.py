@@ -7,8 +7,10 @@ import pulumi_kubernetes as k8s
 import pulumi_vault as vault
 
 from . import validation as v
+from .args import AuthMethod, WorkloadArgs
+from .model import Workload
 from .policy_document import PolicyRule, render_policy
-from .spec import AuthMethod, Workload, WorkloadArgs, validate_workload
+from .spec import validate_workload
 from .vault_auth import AUTH_DELEGATOR, jwt_role_inputs, kubernetes_role_inputs
 
 # --- pure builders -------------------------------------------------------------

@@ -9,8 +9,8 @@ import pulumi
 import pytest
 
 from components import JwtAuth, KubernetesAuth, SecretsPlatform, WorkloadAccess
+from components.args import AuthMethod, ReviewerMode
 from components.policy_document import PolicyRule, parse_policy
-from components.spec import AuthMethod, ReviewerMode
 from planner.engine import Capture, EchoMocks, is_secret, run_program
 from tests.conftest import dev_config
 

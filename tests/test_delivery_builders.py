@@ -16,19 +16,10 @@ import yaml
 from components import agent_injector as injector
 from components import csi
 from components import external_secrets as eso
+from components.args import AuthMethod
 from components.charts import EXTERNAL_SECRETS, SECRETS_STORE_CSI, VAULT, InstallMethod, parse_install_method
-from components.spec import (
-    AuthMethod,
-    Cluster,
-    PlatformSpec,
-    VaultServer,
-    Workload,
-    from_config,
-    validate_cluster,
-    validate_platform,
-    validate_vault,
-    validate_workload,
-)
+from components.model import Cluster, PlatformSpec, VaultServer, Workload
+from components.spec import from_config, validate_cluster, validate_platform, validate_vault, validate_workload
 from components.validation import SpecError
 from planner.engine import Capture, run_program
 

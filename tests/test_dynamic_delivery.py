@@ -19,7 +19,8 @@ import yaml
 from components import agent_injector as injector
 from components import csi
 from components import external_secrets as eso
-from components.spec import Cluster, DatabaseCredential, Workload, validate_workload
+from components.model import Cluster, DatabaseCredential, Workload
+from components.spec import validate_workload
 from components.validation import SpecError, duration_seconds
 from tests.reference import require_reference, validate_core_object, validate_custom_resource
 from tests.test_delivery_builders import PEM, VAULT_ADDRESS, app, jwt_cluster, kube_cluster, vault_server

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from components.args import AuthMethod, ReviewerMode
 from components.policy_document import PolicyRule, parse_policy
-from components.spec import AuthMethod, ReviewerMode, from_config, validate_platform
+from components.spec import from_config, validate_platform
 from components.validation import SpecError
 from components.workload_access import workload_policy, workload_rules
 from tests.conftest import dev_config

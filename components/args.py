@@ -1,0 +1,322 @@
+"""The component schema: the typed arguments of every component and their choices.
+
+These TypedDicts and enums are what `pulumi package add` turns into the
+package schema (attribute docstrings become its descriptions). Stack config
+uses the same names in camelCase (``serviceAccount``); Python args snake_case.
+"""
+
+from enum import Enum
+from typing import NotRequired, TypedDict
+
+import pulumi
+
+DEFAULT_TOKEN_TTL = "15m"
+DEFAULT_TOKEN_MAX_TTL = "1h"
+MAX_TOKEN_TTL_SECONDS = 24 * 3600
+DEFAULT_AUDIENCE = "vault"
+
+
+class AuthMethod(str, Enum):
+    """How workloads prove their identity to Vault."""
+
+    KUBERNETES = "kubernetes"
+    """Vault's kubernetes auth: Vault asks the cluster's TokenReview API about each token."""
+    JWT = "jwt"
+    """Vault's jwt auth: Vault verifies the service-account token against the cluster's issuer keys."""
+
+
+class ReviewerMode(str, Enum):
+    """Whose token Vault presents to the TokenReview API (kubernetes auth only)."""
+
+    VAULT_POD_TOKEN = "vault-pod-token"
+    """Vault runs in the cluster and uses its own pod's service-account token."""
+    CLIENT_JWT = "client-jwt"
+    """Vault presents each client's own token; every workload service account needs system:auth-delegator."""
+    REVIEWER_SERVICE_ACCOUNT = "reviewer-service-account"
+    """A dedicated reviewer ServiceAccount with system:auth-delegator and a token Secret, created by the stack."""
+
+
+class Delivery(str, Enum):
+    """How a secret reaches the workload's pods."""
+
+    EXTERNAL_SECRETS = "external-secrets"
+    """External Secrets Operator syncs it into a Kubernetes Secret (SecretStore + ExternalSecret)."""
+    CSI = "csi"
+    """The Secrets Store CSI driver mounts it as a file (SecretProviderClass, Vault's CSI provider)."""
+    AGENT_INJECTOR = "agent-injector"
+    """The Vault Agent injector renders it to /vault/secrets (pod annotations)."""
+    NONE = "none"
+    """Nothing is delivered: the application reads Vault itself with its role."""
+
+
+class InstallMethod(str, Enum):
+    """How a chart is installed."""
+
+    HELM_CHART = "helm-chart"
+    """`kubernetes.helm.v4.Chart` (default): rendered client-side, every object shows in a preview."""
+    HELM_RELEASE = "helm-release"
+    """`kubernetes.helm.v3.Release`: a Helm release managed by Helm inside the provider."""
+
+
+class SecretRefArgs(TypedDict):
+    """One value a workload reads from a KV v2 secret."""
+
+    path: str
+    """The KV v2 API path of the secret, `<mount>/data/<path>`, e.g. `secret/data/myapp`."""
+    key: str
+    """The key (property) inside the secret, e.g. `apikey`."""
+    name: NotRequired[str]
+    """The name the value has in the pod (file or Secret key); defaults to `key`."""
+    delivery: NotRequired[Delivery]
+    """How the value reaches the pod (default `none`: the application reads Vault itself)."""
+
+
+class DatabaseCredentialArgs(TypedDict):
+    """Database credentials a workload reads from Vault's database engine."""
+
+    mount: str
+    """The database secrets engine mount (a `databases[].mount`)."""
+    role: str
+    """The dynamic role (read `creds/<role>`) or, with `static`, the static role (read `static-creds/<role>`)."""
+    static: NotRequired[bool]
+    """A static role whose password Vault rotates, instead of a dynamic role (default false)."""
+    name: NotRequired[str]
+    """The name the credentials have in the pod (Secret, file prefix); defaults to the role."""
+    delivery: NotRequired[Delivery]
+    """How the credentials reach the pod (default `none`)."""
+
+
+class WorkloadArgs(TypedDict):
+    """A workload identity: one Kubernetes service account in one namespace and the secrets it reads."""
+
+    name: str
+    """The workload's name (a DNS label); names its policy and Kubernetes objects."""
+    namespace: str
+    """The Kubernetes namespace the workload runs in (a DNS label)."""
+    service_account: str
+    """The Kubernetes service account the workload's pods run as."""
+    role: NotRequired[str]
+    """The Vault role name on the auth mount; defaults to the workload name."""
+    secrets: list[SecretRefArgs]
+    """The KV v2 values the workload reads; its policy grants read on exactly these paths."""
+    token_ttl: NotRequired[str]
+    """The Vault token TTL, e.g. `15m` (default)."""
+    token_max_ttl: NotRequired[str]
+    """The Vault token's maximum TTL, e.g. `1h` (default); at most 24h."""
+    create_service_account: NotRequired[bool]
+    """Create the workload's Kubernetes ServiceAccount (default false: the team's own manifests own it)."""
+    database_credentials: NotRequired[list[DatabaseCredentialArgs]]
+    """Database roles the workload reads credentials from; its policy grants read on exactly those."""
+    refresh_interval: NotRequired[str]
+    """External Secrets: how often the operator re-reads Vault, a Go duration (default `5m`)."""
+    secret_name: NotRequired[str]
+    """External Secrets: the ExternalSecret and the Secret it owns (default: the workload name)."""
+    secret_provider_class: NotRequired[str]
+    """CSI: the SecretProviderClass name pods mount (default `<name>-vault`)."""
+
+
+class ClusterArgs(TypedDict):
+    """The Kubernetes cluster whose workloads log in to Vault."""
+
+    name: str
+    """The cluster's name (a DNS label)."""
+    api_host: str
+    """The cluster API server URL that Vault calls for TokenReview (kubernetes auth)."""
+    ca_cert: NotRequired[str]
+    """PEM CA certificate of the API server (kubernetes auth) or of the issuer's discovery endpoint (jwt)."""
+    issuer: NotRequired[str]
+    """The service-account token issuer URL (required for jwt auth)."""
+    auth_method: NotRequired[AuthMethod]
+    """`kubernetes` (default) or `jwt`."""
+    auth_mount: NotRequired[str]
+    """The Vault auth mount path; defaults to the auth method's name."""
+    reviewer: NotRequired[ReviewerMode]
+    """Kubernetes auth only: whose token reviews client tokens (default `client-jwt`)."""
+    audience: NotRequired[str]
+    """The token audience every role binds (default `vault`)."""
+    jwt_validation_pubkeys: NotRequired[list[str]]
+    """JWT auth only: PEM public keys of the issuer; when empty Vault uses OIDC discovery at `issuer`."""
+
+
+class VaultArgs(TypedDict):
+    """The Vault server that pods reach."""
+
+    address: str
+    """The Vault address as seen from inside the cluster, e.g. `https://vault.example.com`."""
+    ca_cert: NotRequired[str]
+    """PEM CA bundle of Vault's TLS certificate, for clients in the cluster."""
+
+
+class GeneratedSecretArgs(TypedDict):
+    """A KV v2 secret whose values the stack generates (pulumi-random) and rotates on a schedule."""
+
+    path: str
+    """The secret's path inside the mount, e.g. `myapp`."""
+    keys: list[str]
+    """The keys to generate, e.g. `[apikey]`."""
+    length: NotRequired[int]
+    """Length of each generated value (default 32, 16 to 128)."""
+    special: NotRequired[bool]
+    """Include punctuation (default false: values safe in URLs and shells)."""
+    rotate_every: NotRequired[str]
+    """Rotate on the first `pulumi up` after this period, e.g. `30d`; unset: never."""
+
+
+class KvMountArgs(TypedDict):
+    """A KV version 2 mount and the secrets generated into it."""
+
+    mount: str
+    """The mount path, e.g. `secret`."""
+    max_versions: NotRequired[int]
+    """Versions kept per secret (default 10): a rotation keeps the previous ones readable."""
+    cas_required: NotRequired[bool]
+    """Require check-and-set on every write (default false)."""
+    delete_version_after: NotRequired[str]
+    """Delete versions older than this, e.g. `90d` (default: never)."""
+    generated: NotRequired[list[GeneratedSecretArgs]]
+    """Secrets whose values the stack generates."""
+
+
+class DatabasePlugin(str, Enum):
+    """The database engine's plugin."""
+
+    POSTGRESQL = "postgresql"
+    """postgresql-database-plugin."""
+    MYSQL = "mysql"
+    """mysql-database-plugin (MySQL and MariaDB)."""
+
+
+class DatabaseRoleArgs(TypedDict):
+    """A dynamic role: Vault creates a user per lease and drops it on revocation or expiry."""
+
+    name: str
+    """The role name; workloads read `<mount>/creds/<name>`."""
+    creation_statements: list[str]
+    """SQL creating the user, templated with `{{name}}`, `{{password}}`, `{{expiration}}`."""
+    revocation_statements: NotRequired[list[str]]
+    """SQL dropping the user (default: the plugin's own)."""
+    default_ttl: NotRequired[str]
+    """Lease TTL (default 1h)."""
+    max_ttl: NotRequired[str]
+    """Longest a lease may be renewed to (default 24h)."""
+
+
+class DatabaseStaticRoleArgs(TypedDict):
+    """A static role: an existing database user whose password Vault rotates."""
+
+    name: str
+    """The role name; workloads read `<mount>/static-creds/<name>`."""
+    username: str
+    """The existing database user."""
+    rotation_period: NotRequired[str]
+    """How often Vault rotates the password (default 24h)."""
+
+
+class DatabaseArgs(TypedDict):
+    """A database secrets engine mount with one connection."""
+
+    name: str
+    """The connection name (a DNS label)."""
+    mount: NotRequired[str]
+    """The engine's mount path (default `database`)."""
+    plugin: DatabasePlugin
+    """`postgresql` or `mysql`."""
+    connection_url: str
+    """The connection URL with `{{username}}` and `{{password}}` placeholders (no credentials in it)."""
+    username: str
+    """The admin user Vault connects as."""
+    password: pulumi.Input[str]
+    """The admin user's password: from stack config as a secret (`pulumi config set --secret`)."""
+    verify_connection: NotRequired[bool]
+    """Have Vault connect when the connection is written (default true)."""
+    rotate_root: NotRequired[bool]
+    """Rotate the admin password after setup so only Vault knows it (default false)."""
+    roles: NotRequired[list[DatabaseRoleArgs]]
+    """Dynamic roles."""
+    static_roles: NotRequired[list[DatabaseStaticRoleArgs]]
+    """Static roles."""
+
+
+class LegacyOperator(str, Enum):
+    """A retired secrets operator whose objects the stack can still emit, for a migration."""
+
+    KUBERNETES_EXTERNAL_SECRETS = "kubernetes-external-secrets"
+    """kubernetes-client.io/v1 ExternalSecret (godaddy/external-secrets, archived 2022): emitted instead of ESO."""
+
+
+class ExternalSecretsArgs(TypedDict):
+    """External Secrets Operator settings."""
+
+    namespace: NotRequired[str]
+    """The operator's namespace (default `external-secrets`)."""
+    cluster_wide: NotRequired[bool]
+    """Enable ClusterSecretStore, ClusterExternalSecret, ClusterGenerator and PushSecret (default false)."""
+    install_method: NotRequired[InstallMethod]
+    """`helm-chart` (default) or `helm-release`."""
+    legacy: NotRequired[LegacyOperator]
+    """Emit the retired kubernetes-external-secrets objects instead of installing ESO (migration only)."""
+
+
+class CsiArgs(TypedDict):
+    """Secrets Store CSI driver settings."""
+
+    namespace: NotRequired[str]
+    """The driver's and the Vault provider's namespace (default `kube-system`)."""
+    rotation_poll_interval: NotRequired[str]
+    """How often mounted secrets are re-read (default `2m`, at least `10s`)."""
+    sync_secret: NotRequired[bool]
+    """Also sync mounted secrets into Kubernetes Secrets (default false)."""
+    install_method: NotRequired[InstallMethod]
+    """`helm-chart` (default) or `helm-release`."""
+
+
+class AgentInjectorArgs(TypedDict):
+    """Vault Agent injector settings."""
+
+    namespace: NotRequired[str]
+    """The injector's namespace (default `vault`)."""
+    pre_populate_only: NotRequired[bool]
+    """Only an init container, no sidecar: no renewal or re-rendering (default false)."""
+    install_method: NotRequired[InstallMethod]
+    """`helm-chart` (default) or `helm-release`."""
+
+
+class DeliveryArgs(TypedDict):
+    """Settings of the delivery operators; each is installed only if some secret uses it."""
+
+    external_secrets: NotRequired[ExternalSecretsArgs]
+    """External Secrets Operator."""
+    csi: NotRequired[CsiArgs]
+    """Secrets Store CSI driver and Vault's CSI provider."""
+    agent_injector: NotRequired[AgentInjectorArgs]
+    """Vault Agent injector."""
+
+
+class AuditDeviceArgs(TypedDict):
+    """A Vault audit device."""
+
+    type: str
+    """`file`, `socket` or `syslog`."""
+    target: str
+    """The file path (`file`), the `host:port` address (`socket`) or the tag (`syslog`)."""
+    path: NotRequired[str]
+    """The device's mount path (default: the type)."""
+
+
+class SecretsPlatformArgs(TypedDict):
+    """The whole secrets plane of one cluster."""
+
+    vault: VaultArgs
+    """The Vault server."""
+    cluster: ClusterArgs
+    """The cluster and how its workloads authenticate."""
+    workloads: list[WorkloadArgs]
+    """Every workload identity and the secrets it reads."""
+    kv: NotRequired[list[KvMountArgs]]
+    """KV v2 mounts the stack manages, with generated secrets."""
+    databases: NotRequired[list[DatabaseArgs]]
+    """Database secrets engines: dynamic and static roles."""
+    delivery: NotRequired[DeliveryArgs]
+    """Settings of the operators that deliver secrets into pods."""
+    audit_devices: NotRequired[list[AuditDeviceArgs]]
+    """Vault audit devices the stack enables (two recommended: Vault stops when every device is blocked)."""
