@@ -12,11 +12,24 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import hcl  # type: ignore[import-untyped]
+from hcl.parser import HclParser  # type: ignore[import-untyped]
+
+# The pack runs on its own (pulumi preview --policy-pack), so it keeps its own copy of this helper.
+_PARSERS = threading.local()
+
+
+def load_hcl(document: str) -> Any:
+    """``hcl.loads`` with one parser per thread: pyhcl builds its LALR tables anew for every parser (~20 ms)."""
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = HclParser()
+    return parser.parse(document)
+
 
 CAPABILITIES = frozenset(
     {"create", "read", "update", "patch", "delete", "list", "sudo", "deny", "subscribe", "recover"}
@@ -61,8 +74,8 @@ def parse_policy(document: str) -> tuple[PathRule, ...]:
         stanzas = _json_stanzas(text)
     else:
         try:
-            hcl.loads(document)  # the document as Vault parses it must be valid on its own
-            nested = hcl.loads("policy {\n" + document + "\n}")
+            load_hcl(document)  # the document as Vault parses it must be valid on its own
+            nested = load_hcl("policy {\n" + document + "\n}")
         except ValueError as error:
             raise PolicyParseError(f"invalid HCL ({error})") from None
         stanzas = list(_path_stanzas(mapping(nested.get("policy")).get("path")))
