@@ -12,7 +12,7 @@ from typing import Any
 from components.policy_document import parse_policy
 from components.spec import camel
 
-from .engine import Capture, CapturedResource
+from .engine import Capture, CapturedResource, unwrap_secrets
 
 KUBERNETES_ROLE = "vault:kubernetes/authBackendRole:AuthBackendRole"
 JWT_ROLE = "vault:jwt/authBackendRole:AuthBackendRole"
@@ -60,7 +60,9 @@ def _workload_name(role: CapturedResource, by_urn: dict[str, CapturedResource]) 
 
 def workload_access(capture: Capture) -> list[WorkloadAccessView]:
     by_urn = capture.by_urn()
-    delivered = capture.outputs.get("delivered") or []
+    deliveries: dict[str, list[dict[str, Any]]] = {}
+    for value in unwrap_secrets(capture.outputs.get("delivered")) or []:
+        deliveries.setdefault(value["workload"], []).append({camel(k): v for k, v in value.items() if k != "workload"})
     documents = {
         r.plain_inputs.get("name", r.name): parse_policy(r.plain_inputs.get("policy", ""))
         for r in capture.of_type(POLICY)
@@ -86,9 +88,7 @@ def workload_access(capture: Capture) -> list[WorkloadAccessView]:
                 access={path: sorted(caps) for path, caps in sorted(access.items())},
                 tokenTtl=_seconds(inputs.get("tokenTtl")),
                 tokenMaxTtl=_seconds(inputs.get("tokenMaxTtl")),
-                deliveries=[
-                    {camel(k): v for k, v in d.items() if k != "workload"} for d in delivered if d["workload"] == name
-                ],
+                deliveries=deliveries.get(name, []),
             )
         )
     return sorted(views, key=lambda v: v.name)

@@ -10,31 +10,14 @@ from typing import Any
 import yaml
 
 from .access import POLICY, WorkloadAccessView
-from .engine import Capture, mask_secrets
+from .engine import Capture
+from .policy import summary
 
 CHART_TYPES = ("kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release")
 
 
-def plan_document(capture: Capture, workloads: list[WorkloadAccessView]) -> dict[str, Any]:
-    """The JSON plan: workloads' effective access, every resource with masked inputs, and the exports."""
-    return {
-        "workloads": [w.as_dict() for w in workloads],
-        "resources": [
-            {
-                "type": r.type,
-                "name": r.name,
-                "parent": r.parent,
-                "custom": r.custom,
-                "dependsOn": r.dependencies,
-                "inputs": r.masked_inputs,
-            }
-            for r in capture.resources
-        ],
-        "outputs": mask_secrets(capture.outputs),
-    }
-
-
-def plan_text(capture: Capture, workloads: list[WorkloadAccessView]) -> str:
+def plan_text(capture: Capture, workloads: list[WorkloadAccessView], violations: list[dict[str, Any]]) -> str:
+    """The resource tree, each workload's access and deliveries, generated secrets' rotations, the violations."""
     lines = [f"Resources ({sum(r.custom for r in capture.resources)} resources, components in between):"]
     children: dict[str | None, list[int]] = {}
     urns = {r.urn for r in capture.resources}
@@ -68,11 +51,17 @@ def plan_text(capture: Capture, workloads: list[WorkloadAccessView]) -> str:
     if rotations:
         lines += ["", "Generated secrets (rotated by the first `pulumi up` after):"]
         lines += [f"  {path}: {when}" for path, when in sorted(rotations.items())]
+    lines += ["", *violations_text(violations)]
     return "\n".join(lines) + "\n"
 
 
-def plan_json(capture: Capture, workloads: list[WorkloadAccessView]) -> str:
-    return json.dumps(plan_document(capture, workloads), indent=2, sort_keys=False) + "\n"
+def violations_text(violations: list[dict[str, Any]]) -> list[str]:
+    """The pack's summary, then one line per violation: level, then the message (rule, resource, problem, fix)."""
+    return [summary(violations)] + [f"  {v['level'].upper():<9} {v['message']}" for v in violations]
+
+
+def plan_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 
 def _file_name(*parts: str) -> str:

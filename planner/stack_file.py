@@ -11,6 +11,9 @@ from components.validation import SpecError
 
 from .engine import MASK, PROJECT_ROOT
 
+# libyaml's loader when PyYAML was built with it (the wheels are): 10x faster on a 1,000-workload stack file.
+SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def stack_file(stack: str | None, config_file: str | None) -> Path:
     if config_file:
@@ -23,7 +26,7 @@ def load_stack_config(path: Path) -> tuple[dict[str, Any], list[str]]:
     if not path.is_file():
         raise SpecError("--config-file", str(path), "an existing Pulumi.<stack>.yaml file")
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = yaml.load(path.read_text(), Loader=SafeLoader) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

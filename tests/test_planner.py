@@ -1,4 +1,4 @@
-"""The offline plan: `python -m planner`, its formats, files and exit codes."""
+"""The offline plan: `python -m planner`, its formats, files and exit codes (policy: test_planner_policy.py)."""
 
 from __future__ import annotations
 
@@ -136,3 +136,35 @@ def test_secure_config_values_are_masked_never_decrypted(capsys: pytest.CaptureF
     code, out, _ = run(capsys, "--config-file", str(hostile_stack(tmp_path, add_secret)), "--format", "json")
     assert code == 0
     assert "c2VjcmV0LWNpcGhlcnRleHQ=" not in out
+
+
+def test_json_plan_carries_what_a_diff_needs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--stack", "dev", "--format", "json")
+    assert code == 0
+    plan = json.loads(out)
+    assert plan["format"] == "secrets-platform-plan/1"
+    assert plan["stack"] == "dev"
+    assert plan["violations"] == []
+    myapp = next(w for w in plan["workloads"] if w["name"] == "myapp")
+    assert (myapp["tokenTtl"], myapp["tokenMaxTtl"]) == (900, 3600)
+    assert myapp["deliveries"] == [
+        {
+            "path": "secret/data/myapp",
+            "name": "api-key",
+            "delivery": "external-secrets",
+            "stalenessSeconds": 300,
+            "leaseTtlSeconds": None,
+            "leaseMaxTtlSeconds": None,
+            "rotationPeriodSeconds": None,
+            "renewedBy": "",
+        }
+    ]
+
+
+def test_output_writes_the_rendered_plan_to_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "plan" / "dev.json"
+    code, out, err = run(capsys, "--stack", "dev", "--format", "json", "--output", str(target))
+    assert code == 0
+    assert out == ""
+    assert json.loads(target.read_text())["stack"] == "dev"
+    assert f"wrote {target}" in err

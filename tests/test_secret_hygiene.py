@@ -48,13 +48,14 @@ def test_no_secret_reaches_any_output(
     monkeypatch.setattr(engine, "EchoMocks", RecordingMocks)
     out = tmp_path / "out"
     texts = []
-    for argv in (["--format", "json", "--out", str(out)], ["--format", "text"]):
-        assert main(["--config-file", str(stack_file), *argv]) == 0
+    policy_config = str(FULL.with_name("Pulumi.full.policy.json"))  # the full example syncs a CSI Secret
+    for argv in (["--format", "json", "--out", str(out)], ["--format", "text"], ["--format", "markdown"]):
+        assert main(["--config-file", str(stack_file), "--policy-config", policy_config, *argv]) == 0
         captured = capsys.readouterr()
         texts += [captured.out, captured.err]
     texts += [p.read_text() for p in out.rglob("*") if p.is_file()]
     secrets = [ADMIN_PASSWORD, *RecordingMocks.generated]
-    assert len(RecordingMocks.generated) == 4  # two keys generated, planned twice
+    assert len(RecordingMocks.generated) == 6  # two keys generated, planned three times
     for secret in secrets:
         for text in texts:
             assert secret not in text
