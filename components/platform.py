@@ -26,6 +26,11 @@ def access_matrix(spec: PlatformSpec) -> dict[str, dict[str, list[str]]]:
     return {w.name: {r.path: list(r.capabilities) for r in workload_rules(w)} for w in spec.workloads}
 
 
+def known(value: Any) -> pulumi.Output[Any]:
+    """A plain value as one Output: ``Output.from_input`` on a large dict makes an Output of every leaf."""
+    return pulumi.Output.from_input(True).apply(lambda _: value)
+
+
 def custom_resource_name(platform: str, obj: dict[str, Any]) -> str:
     meta = obj["metadata"]
     return "-".join(p for p in (platform, obj["kind"].lower(), meta.get("namespace", ""), meta["name"]) if p)
@@ -91,16 +96,16 @@ class SecretsPlatform(pulumi.ComponentResource):
         self.auth_mount = auth.path
         self.roles = pulumi.Output.all(**{k: a.role_name for k, a in accesses.items()})  # type: ignore[assignment]
         self.policies = pulumi.Output.all(**{k: a.policy_name for k, a in accesses.items()})  # type: ignore[assignment]
-        self.access = pulumi.Output.from_input(access_matrix(spec))
+        self.access = known(access_matrix(spec))
         self.next_rotations = pulumi.Output.all(*[s.next_rotations for s in stores]).apply(  # type: ignore[assignment]
             lambda maps: {
                 f"{kv.mount}/{path}": when for kv, m in zip(spec.kv, maps, strict=True) for path, when in m.items()
             }
         )
-        self.pod_annotations = pulumi.Output.from_input(plan.pod_annotations)
-        self.pod_volumes = pulumi.Output.from_input(plan.pod_volumes)
-        self.deployment_annotations = pulumi.Output.from_input(plan.deployment_annotations)
-        self.delivered = pulumi.Output.from_input([asdict(value) for value in plan.values])
+        self.pod_annotations = known(plan.pod_annotations)
+        self.pod_volumes = known(plan.pod_volumes)
+        self.deployment_annotations = known(plan.deployment_annotations)
+        self.delivered = known([asdict(value) for value in plan.values])
         self.register_outputs(
             {
                 "auth_mount": self.auth_mount,

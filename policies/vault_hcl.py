@@ -10,6 +10,7 @@ capabilities it stands for. Path helpers answer what a pattern (``+`` one segmen
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -68,6 +69,12 @@ def parse_policy(document: str) -> tuple[PathRule, ...]:
     """The path rules of an HCL or JSON policy, one per path, capabilities merged as Vault merges them."""
     if not isinstance(document, str):
         raise PolicyParseError("the policy is not a string")
+    return _parse_text(document)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(document: str) -> tuple[PathRule, ...]:
+    """Cached: several rules read every policy, and a preview analyzes each document once per rule."""
     stanzas: list[tuple[str, Any]]
     text = document.strip()
     if text.startswith("{"):
