@@ -48,6 +48,7 @@ class CapturedResource:
     inputs: dict[str, Any]
     dependencies: list[str] = field(default_factory=list)
     provider: str | None = None
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -145,6 +146,7 @@ class CaptureMonitor(pulumi_mocks.MockMonitor):
                 inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
                 dependencies=list(request.dependencies),
                 provider=request.provider or None,
+                additional_secret_outputs=list(request.additionalSecretOutputs),
             )
             self.captured.append(resource)
             if self.on_register is not None:
