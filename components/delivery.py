@@ -61,14 +61,14 @@ def _eso_objects(spec: PlatformSpec, w: Workload) -> list[dict[str, Any]]:
     if spec.delivery.legacy is not None:
         secrets = w.secrets_for(Delivery.EXTERNAL_SECRETS)
         return [external_secrets.legacy_external_secret(w, secrets, spec.cluster, w.secret_name)] if secrets else []
-    objects: list[dict[str, Any]] = []
-    groups = external_secrets.secrets_by_mount(w.secrets_for(Delivery.EXTERNAL_SECRETS))
-    refresh = f"{w.refresh_interval}s"
-    for mount, group in groups.items():
-        store = f"{w.name}-{external_secrets.mount_slug(mount)}"
-        target = w.secret_name if len(groups) == 1 else f"{w.secret_name}-{external_secrets.mount_slug(mount)}"
-        objects.append(external_secrets.secret_store(w, spec.vault, spec.cluster, store, mount))
-        objects.append(external_secrets.external_secret(w, group, store, refresh, target))
+    objects = external_secrets.workload_external_secrets(
+        w,
+        spec.vault,
+        spec.cluster,
+        f"{w.refresh_interval}s",
+        secrets=w.secrets_for(Delivery.EXTERNAL_SECRETS),
+        secret_name=w.secret_name,
+    )
     for credential in w.credentials_for(Delivery.EXTERNAL_SECRETS):
         ttl, _, period = _lease(spec, credential)
         generator = f"{w.name}-{credential.name}"

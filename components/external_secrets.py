@@ -188,14 +188,21 @@ def external_secret(
 
 
 def workload_external_secrets(
-    workload: Workload, vault: VaultServer, cluster: Cluster, refresh_interval: str = DEFAULT_REFRESH_INTERVAL
+    workload: Workload,
+    vault: VaultServer,
+    cluster: Cluster,
+    refresh_interval: str = DEFAULT_REFRESH_INTERVAL,
+    secrets: Sequence[SecretRef] | None = None,
+    secret_name: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every SecretStore and ExternalSecret of a workload: one pair per KV mount it reads.
 
-    Names: store ``<workload>-<mount>``; ExternalSecret and its Secret ``<workload>`` for a single mount,
-    ``<workload>-<mount>`` when there are several.
+    ``secrets`` defaults to all the workload's secrets, ``secret_name`` to its name. Names: store
+    ``<workload>-<mount>``; ExternalSecret and its Secret ``<secret_name>`` for a single mount,
+    ``<secret_name>-<mount>`` when there are several.
     """
-    groups = secrets_by_mount(workload.secrets)
+    secret_name = secret_name or workload.name
+    groups = secrets_by_mount(workload.secrets if secrets is None else secrets)
     slugs = {mount: mount_slug(mount) for mount in groups}
     if len(set(slugs.values())) != len(slugs):
         raise v.SpecError(
@@ -204,7 +211,7 @@ def workload_external_secrets(
     objects: list[dict[str, Any]] = []
     for mount, secrets in groups.items():
         store = f"{workload.name}-{slugs[mount]}"
-        target = workload.name if len(groups) == 1 else store
+        target = secret_name if len(groups) == 1 else f"{secret_name}-{slugs[mount]}"
         objects.append(secret_store(workload, vault, cluster, store, mount))
         objects.append(external_secret(workload, secrets, store, refresh_interval, target))
     return objects
