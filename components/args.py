@@ -113,6 +113,9 @@ class WorkloadArgs(TypedDict):
     """External Secrets: the ExternalSecret and the Secret it owns (default: the workload name)."""
     secret_provider_class: NotRequired[str]
     """CSI: the SecretProviderClass name pods mount (default `<name>-vault`)."""
+    cluster_store_namespaces: NotRequired[list[str]]
+    """External Secrets: also publish a ClusterSecretStore that logs in as this workload, usable only from
+    these namespaces (needs `delivery.externalSecrets.clusterWide`)."""
 
 
 class ClusterArgs(TypedDict):

@@ -69,6 +69,14 @@ def _eso_objects(spec: PlatformSpec, w: Workload) -> list[dict[str, Any]]:
         secrets=w.secrets_for(Delivery.EXTERNAL_SECRETS),
         secret_name=w.secret_name,
     )
+    if w.cluster_store_namespaces:
+        for mount in external_secrets.secrets_by_mount(w.secrets):
+            name = f"{w.namespace}-{w.name}-{external_secrets.mount_slug(mount)}"
+            objects.append(
+                external_secrets.cluster_secret_store(
+                    w, spec.vault, spec.cluster, name, w.cluster_store_namespaces, mount
+                )
+            )
     for credential in w.credentials_for(Delivery.EXTERNAL_SECRETS):
         ttl, _, period = _lease(spec, credential)
         generator = f"{w.name}-{credential.name}"

@@ -50,6 +50,7 @@ class Workload:
     refresh_interval: int = 300
     secret_name: str = ""
     secret_provider_class: str = ""
+    cluster_store_namespaces: tuple[str, ...] = ()
 
     def secrets_for(self, delivery: "Delivery") -> tuple[SecretRef, ...]:
         return tuple(s for s in self.secrets if s.delivery is delivery)

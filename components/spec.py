@@ -156,6 +156,12 @@ def validate_workload(field: str, raw: object) -> Workload:
         token_max_ttl=max_ttl,
         create_service_account=v.boolean(f"{field}.createServiceAccount", args.get("create_service_account", False)),
         secret_name=v.dns_subdomain(f"{field}.secretName", args.get("secret_name", name)),
+        cluster_store_namespaces=tuple(
+            v.dns_label(f"{field}.clusterStoreNamespaces[{i}]", n)
+            for i, n in enumerate(
+                v.sequence(f"{field}.clusterStoreNamespaces", args.get("cluster_store_namespaces", []))
+            )
+        ),
         secret_provider_class=v.dns_subdomain(
             f"{field}.secretProviderClass", args.get("secret_provider_class", f"{name}-vault")
         ),
@@ -408,13 +414,21 @@ def validate_platform(raw: object) -> PlatformSpec:
                     credential.api_path,
                     "a role declared under databases[] (roles for creds/, staticRoles for static-creds/)",
                 )
+    delivery = validate_delivery("delivery", args.get("delivery", {}))
+    for i, workload in enumerate(workloads):
+        if workload.cluster_store_namespaces and not delivery.eso_cluster_wide:
+            raise SpecError(
+                f"workloads[{i}].clusterStoreNamespaces",
+                list(workload.cluster_store_namespaces),
+                "only with delivery.externalSecrets.clusterWide: true (ClusterSecretStores are off otherwise)",
+            )
     return PlatformSpec(
         vault=validate_vault("vault", args["vault"]),
         cluster=validate_cluster("cluster", args["cluster"]),
         workloads=workloads,
         kv=kv,
         databases=databases,
-        delivery=validate_delivery("delivery", args.get("delivery", {})),
+        delivery=delivery,
         audit_devices=audit_devices,
     )
 

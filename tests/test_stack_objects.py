@@ -153,3 +153,18 @@ def test_legacy_stack_emits_the_seeds_kubernetes_client_object_and_no_eso(tmp_pa
     assert legacy[0]["spec"] == old["spec"] and legacy[0]["metadata"]["name"] == old["metadata"]["name"]
     assert "external-secrets" not in {r.inputs.get("chart") for r in capture.resources}
     assert not [o for o in kubernetes_objects(capture) if o["apiVersion"] == "external-secrets.io/v1"]
+
+
+def test_a_cluster_secret_store_only_when_asked_and_always_limited_to_namespaces() -> None:
+    require_reference()
+    config, _ = load_stack_config(STACKS["dev"])
+    config["secrets-platform:workloads"][0]["clusterStoreNamespaces"] = ["team-a", "team-b"]
+    with pytest.raises(ValueError, match=r"^workloads\[0\]\.clusterStoreNamespaces: .*clusterWide"):
+        plan(config)
+    config["secrets-platform:delivery"] = {"externalSecrets": {"clusterWide": True}}
+    stores = [o for o in kubernetes_objects(plan(config)) if o["kind"] == "ClusterSecretStore"]
+    assert len(stores) == 1
+    assert stores[0]["spec"]["conditions"] == [{"namespaces": ["team-a", "team-b"]}]
+    assert stores[0]["spec"]["provider"]["vault"]["auth"]["kubernetes"]["serviceAccountRef"]["namespace"] == "myapp"
+    validate_custom_resource(stores[0])
+    assert not [o for o in kubernetes_objects(capture_of("dev")) if o["kind"] == "ClusterSecretStore"]
