@@ -7,7 +7,7 @@ manifests, and, per delivered value, the worst-case delay before a change in
 Vault reaches the pod. ``SecretsPlatform`` only registers what it returns.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import agent_injector, csi, external_secrets
@@ -89,14 +89,6 @@ def _eso_objects(spec: PlatformSpec, w: Workload) -> list[dict[str, Any]]:
     return objects
 
 
-def _eso_targets(spec: PlatformSpec, w: Workload) -> list[str]:
-    return [
-        o["spec"]["target"]["name"]
-        for o in _eso_objects(spec, w)
-        if o["kind"] == "ExternalSecret" and "target" in o.get("spec", {})
-    ]
-
-
 def _values(spec: PlatformSpec, w: Workload) -> list[DeliveredValue]:
     settings = spec.delivery
     agent_stale = None if settings.injector_pre_populate_only else AGENT_STATIC_RENDER_SECONDS
@@ -140,17 +132,17 @@ def delivery_plan(spec: PlatformSpec) -> DeliveryPlan:
     deployments: dict[str, dict[str, str]] = {}
     values: list[DeliveredValue] = []
     for w in spec.workloads:
-        objects += [(Delivery.EXTERNAL_SECRETS, o) for o in _eso_objects(spec, w)]
+        eso_objects = _eso_objects(spec, w)
+        objects += [(Delivery.EXTERNAL_SECRETS, o) for o in eso_objects]
         csi_secrets: tuple[SecretRef, ...] = w.secrets_for(Delivery.CSI)
         csi_credentials = w.credentials_for(Delivery.CSI)
         if csi_secrets or csi_credentials:
-            csi_workload = replace(w, secrets=csi_secrets)
             sync = w.secret_provider_class if spec.delivery.csi_sync_secret else None
             objects.append(
                 (
                     Delivery.CSI,
                     csi.secret_provider_class(
-                        csi_workload,
+                        w,
                         csi_secrets,
                         spec.vault,
                         spec.cluster,
@@ -173,7 +165,12 @@ def delivery_plan(spec: PlatformSpec) -> DeliveryPlan:
             # The agent logs in with a token for Vault's audience, from a projected volume the pod declares.
             volumes[w.name] = [agent_injector.vault_token_volume(spec.cluster.audience)]
         # Env-var consumers of synced Secrets roll out when the Secret changes (Stakater Reloader).
-        synced = ([] if spec.delivery.legacy is not None else _eso_targets(spec, w)) + (
+        eso_targets = [
+            o["spec"]["target"]["name"]
+            for o in eso_objects
+            if o["kind"] == "ExternalSecret" and o["apiVersion"] == external_secrets.API_VERSION
+        ]
+        synced = eso_targets + (
             [w.secret_provider_class] if (csi_secrets or csi_credentials) and spec.delivery.csi_sync_secret else []
         )
         if synced:
