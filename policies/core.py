@@ -171,6 +171,12 @@ class Rule:
         return f"[{self.name}] {resource_label}: {problem.what} Fix: {problem.fix or self.remediation}"
 
 
+def _rule(scope: str, target: str, applies: Callable[[str], bool], **meta: Any) -> Callable[[Any], Rule]:
+    """The decorator both rule kinds share: the check plus its metadata becomes a ``Rule``."""
+    meta["params"] = tuple(meta["params"])
+    return lambda check: Rule(scope=scope, target=target, applies=applies, check=check, **meta)
+
+
 def resource_rule(
     name: str,
     *,
@@ -187,24 +193,19 @@ def resource_rule(
     """Decorator: a resource check becomes a ``Rule`` applying to ``types``."""
     applies = types if callable(types) else _type_in(tuple(types))
     shown = target or (", ".join(f"`{t}`" for t in types) if not callable(types) else "resources")
-
-    def wrap(check: ResourceCheck) -> Rule:
-        return Rule(
-            name=name,
-            description=description,
-            level=level,
-            remediation=remediation,
-            source=source,
-            target=shown,
-            scope="resource",
-            check=check,
-            applies=applies,
-            params=tuple(params),
-            severity=severity,
-            url=url,
-        )
-
-    return wrap
+    return _rule(
+        "resource",
+        shown,
+        applies,
+        name=name,
+        description=description,
+        level=level,
+        remediation=remediation,
+        source=source,
+        params=params,
+        severity=severity,
+        url=url,
+    )
 
 
 def stack_rule(
@@ -220,23 +221,19 @@ def stack_rule(
     url: str | None = None,
 ) -> Callable[[StackCheck], Rule]:
     """Decorator: a stack check becomes a ``Rule`` over every resource of the stack."""
-
-    def wrap(check: StackCheck) -> Rule:
-        return Rule(
-            name=name,
-            description=description,
-            level=level,
-            remediation=remediation,
-            source=source,
-            target=target,
-            scope="stack",
-            check=check,
-            params=tuple(params),
-            severity=severity,
-            url=url,
-        )
-
-    return wrap
+    return _rule(
+        "stack",
+        target,
+        lambda _type: True,
+        name=name,
+        description=description,
+        level=level,
+        remediation=remediation,
+        source=source,
+        params=params,
+        severity=severity,
+        url=url,
+    )
 
 
 def _type_in(types: tuple[str, ...]) -> Callable[[str], bool]:

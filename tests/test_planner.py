@@ -13,7 +13,8 @@ import yaml
 
 from components.policy_document import PolicyRule, parse_policy
 from planner.__main__ import main
-from planner.engine import PROJECT_ROOT
+from planner.engine import MASK, PROJECT_ROOT
+from planner.stack_file import load_stack_config
 from tests.conftest import DEV_STACK
 
 
@@ -129,13 +130,18 @@ def test_an_unknown_capability_is_refused_by_the_builder() -> None:
         rule("secret/data/a", "write")
 
 
-def test_secure_config_values_are_masked_never_decrypted(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    def add_secret(config: dict[str, Any]) -> None:
-        config["vault:token"] = {"secure": "v1:c2VjcmV0LWNpcGhlcnRleHQ="}
+def test_secure_config_values_are_masked_never_decrypted(tmp_path: Path) -> None:
+    """`secure:` values (top level or nested, as `pulumi config set --secret --path` writes them) become the mask."""
 
-    code, out, _ = run(capsys, "--config-file", str(hostile_stack(tmp_path, add_secret)), "--format", "json")
-    assert code == 0
-    assert "c2VjcmV0LWNpcGhlcnRleHQ=" not in out
+    def add_secrets(config: dict[str, Any]) -> None:
+        config["vault:token"] = {"secure": "v1:c2VjcmV0LWNpcGhlcnRleHQ="}
+        config["secrets-platform:vault"]["caCert"] = {"secure": "v1:bmVzdGVkLWNpcGhlcnRleHQ="}
+
+    config, secret_keys = load_stack_config(hostile_stack(tmp_path, add_secrets))
+    assert config["vault:token"] == MASK and secret_keys == ["vault:token"]
+    assert config["secrets-platform:vault"]["caCert"] == MASK
+    for ciphertext in ("v1:c2VjcmV0LWNpcGhlcnRleHQ=", "v1:bmVzdGVkLWNpcGhlcnRleHQ="):
+        assert ciphertext not in json.dumps(config)
 
 
 def test_json_plan_carries_what_a_diff_needs(capsys: pytest.CaptureFixture[str]) -> None:
