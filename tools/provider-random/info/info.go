@@ -30,6 +30,8 @@ var resources = map[string]string{
 	"random_shuffle":  "RandomShuffle",
 	"random_string":   "RandomString",
 	"random_uuid":     "RandomUuid",
+	"random_uuid4":    "RandomUuid4",
+	"random_uuid7":    "RandomUuid7",
 }
 
 // Provider is the bridge's description of the plugin.
@@ -37,6 +39,10 @@ func Provider(version string) bridge.ProviderInfo {
 	mapped := make(map[string]*bridge.ResourceInfo, len(resources))
 	for tf, name := range resources {
 		mapped[tf] = &bridge.ResourceInfo{Tok: bridge.MakeResource("random", "index", name)}
+	}
+	// `number`, deprecated upstream in favour of `numeric`, is not in pulumi-random's schema.
+	for _, tf := range []string{"random_password", "random_string"} {
+		mapped[tf].Fields = map[string]*bridge.SchemaInfo{"number": {Omit: true}}
 	}
 	return bridge.ProviderInfo{
 		P:            tfbridge.ShimProviderWithContext(context.Background(), shim.NewProvider()),
