@@ -48,7 +48,8 @@ def jwt_auth_inputs(issuer: str, ca_cert: str | None, pubkeys: tuple[str, ...]) 
     """Inputs of ``vault.jwt.AuthBackend``: explicit issuer keys, else OIDC discovery at the issuer."""
     inputs: dict[str, Any] = {"type": "jwt", "bound_issuer": issuer}
     if pubkeys:
-        inputs["jwt_validation_pubkeys"] = list(pubkeys)
+        # Vault stores each key without its trailing newline; sending them so keeps a second preview empty.
+        inputs["jwt_validation_pubkeys"] = [key.strip() for key in pubkeys]
     else:
         inputs["oidc_discovery_url"] = issuer
         inputs["oidc_discovery_ca_pem"] = ca_cert

@@ -15,9 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tests.engine.toolchain import RESOURCE_PLUGINS, sdk_plugin_version
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def project_file(program: Path) -> dict[str, Any]:
+    """The program's Pulumi.yaml as the engine sees it from a scratch project directory: the same
+    project, runtime and options, with ``main`` and ``virtualenv`` pointing back at the program, so
+    stack files and the backend live outside the repository."""
+    project = yaml.safe_load((program / "Pulumi.yaml").read_text())
+    project["main"] = str(program)
+    options = project.get("runtime", {}).get("options", {})
+    if "virtualenv" in options:
+        options["virtualenv"] = str(program / options["virtualenv"])
+    return dict(project)
 
 
 class PulumiError(RuntimeError):
@@ -33,26 +47,30 @@ class PulumiError(RuntimeError):
 
 @dataclass
 class PulumiCli:
-    """``PulumiCli(bin_dir, home)``: every command runs with this home, backend and passphrase."""
+    """Every command runs with ``pulumi_home`` (plugins), the file backend in ``workdir`` and a passphrase."""
 
     bin_dir: Path
-    home: Path
-    project_dir: Path = PROJECT_ROOT
+    pulumi_home: Path
+    workdir: Path
+    program: Path = PROJECT_ROOT
     passphrase: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        (self.home / "backend").mkdir(parents=True, exist_ok=True)
-        self.log_dir = self.home / "logs"
-        self.log_dir.mkdir(exist_ok=True)
+        self.backend = self.workdir / "backend"
+        self.backend.mkdir(parents=True, exist_ok=True)
+        self.log = self.workdir / "pulumi-commands.log"
+        self.project_dir = self.workdir / "project"
+        self.project_dir.mkdir(exist_ok=True)
+        (self.project_dir / "Pulumi.yaml").write_text(yaml.safe_dump(project_file(self.program)))
 
     @property
     def env(self) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "VAULT_", "BAO_", "KUBECONFIG"))}
         base.update(
             PATH=f"{self.bin_dir}{os.pathsep}{base.get('PATH', '')}",
-            PULUMI_HOME=str(self.home / "pulumi-home"),
-            PULUMI_BACKEND_URL=f"file://{self.home / 'backend'}",
+            PULUMI_HOME=str(self.pulumi_home),
+            PULUMI_BACKEND_URL=f"file://{self.backend}",
             PULUMI_CONFIG_PASSPHRASE=self.passphrase,
             PULUMI_SKIP_UPDATE_CHECK="true",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
@@ -83,7 +101,7 @@ class PulumiCli:
             timeout=timeout,
             check=False,
         )
-        with open(self.log_dir / "commands.log", "a") as log:
+        with open(self.log, "a") as log:
             log.write(f"$ pulumi {' '.join(full)}\n{result.stdout}\n{result.stderr}\n")
         if check and result.returncode != 0:
             raise PulumiError(full, result)
@@ -93,26 +111,42 @@ class PulumiCli:
         """Install each resource plugin from the toolchain at the version its Python SDK asks for."""
         for name in RESOURCE_PLUGINS:
             version = sdk_plugin_version(name)
-            self.run("plugin", "install", "resource", name, version, "--file", str(self.bin_dir / f"pulumi-resource-{name}"))
+            self.run(
+                "plugin", "install", "resource", name, version, "--file", str(self.bin_dir / f"pulumi-resource-{name}")
+            )
 
-    def stack(self, name: str, config_file: Path) -> Stack:
-        stack = Stack(self, name, config_file)
-        self.run("stack", "init", name)
+    def stack(self, name: str, config: Mapping[str, Any]) -> Stack:
+        """A new stack whose Pulumi.<name>.yaml holds ``config`` (the keys as in a stack file)."""
+        self.run("stack", "init", name, "--secrets-provider", "passphrase")
+        stack = Stack(self, name)
+        stack.write_config(config)
         return stack
 
 
 @dataclass
 class Stack:
-    """One stack of the project, whose config lives in ``config_file`` (not in the repository)."""
+    """One stack of the scratch project; its stack file is Pulumi.<name>.yaml there."""
 
     cli: PulumiCli
     name: str
-    config_file: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.cli.project_dir / f"Pulumi.{self.name}.yaml"
+
+    def write_config(self, config: Mapping[str, Any]) -> None:
+        """Replace the stack's config, keeping the passphrase provider's salt that `stack init` wrote."""
+        current = yaml.safe_load(self.config_file.read_text()) if self.config_file.exists() else {}
+        current = current or {}
+        current["config"] = dict(config)
+        self.config_file.write_text(yaml.safe_dump(current, sort_keys=False))
 
     def _args(self) -> list[str]:
-        return ["--stack", self.name, "--config-file", str(self.config_file)]
+        return ["--stack", self.name]
 
-    def run(self, *argv: str, check: bool = True, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *argv: str, check: bool = True, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return self.cli.run(*argv, *self._args(), check=check, env=env)
 
     def set_secret(self, key: str, value: str) -> None:
@@ -122,7 +156,9 @@ class Stack:
     def up(self, *extra: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return self.run("up", "--yes", "--skip-preview", *extra, env=env)
 
-    def preview(self, *extra: str, check: bool = True, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def preview(
+        self, *extra: str, check: bool = True, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return self.run("preview", *extra, check=check, env=env)
 
     def destroy(self, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -130,11 +166,11 @@ class Stack:
 
     def outputs(self, show_secrets: bool = False) -> dict[str, Any]:
         argv = ["stack", "output", "--json", *(["--show-secrets"] if show_secrets else [])]
-        return json.loads(self.cli.run(*argv, "--stack", self.name).stdout)
+        return json.loads(self.cli.run(*argv, *self._args()).stdout)
 
     def state(self) -> dict[str, Any]:
         """The stack's checkpoint as the backend stores it (`pulumi stack export`)."""
-        return json.loads(self.cli.run("stack", "export", "--stack", self.name).stdout)
+        return json.loads(self.cli.run("stack", "export", *self._args()).stdout)
 
     def resources(self) -> list[dict[str, Any]]:
         return list(self.state()["deployment"].get("resources", []))

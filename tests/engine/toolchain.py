@@ -11,8 +11,11 @@ import pytest
 
 # The resource plugins the stack's Python SDKs need; each must report its SDK's version.
 RESOURCE_PLUGINS = ("vault", "kubernetes", "random")
-PROGRAMS = ("pulumi", "pulumi-language-python", "pulumi-language-python-exec") + tuple(
-    f"pulumi-resource-{name}" for name in RESOURCE_PLUGINS
+PROGRAMS = (
+    "pulumi",
+    "pulumi-language-python",
+    "pulumi-language-python-exec",
+    *(f"pulumi-resource-{name}" for name in RESOURCE_PLUGINS),
 )
 
 

@@ -68,7 +68,7 @@ class OpenBaoServer:
             f'storage "raft" {{\n  path = "{self.dir / "data"}"\n  node_id = "node1"\n}}\n'
             f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n  tls_disable = true\n}}\n'
             f'api_addr = "{self.address}"\ncluster_addr = "http://127.0.0.1:{free_port()}"\n'
-            'disable_mlock = true\n' + "".join(device.hcl() for device in audit) + extra_config
+            "disable_mlock = true\n" + "".join(device.hcl() for device in audit) + extra_config
         )
 
     @property

@@ -1,0 +1,59 @@
+"""Stack files for the engine tier: the project's own stacks, pointed at the servers a test started."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.live.jwt_issuer import ServiceAccountIssuer
+from tests.live.openbao_server import OpenBaoServer
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "secrets-platform"
+
+
+def stack_file(path: Path) -> dict[str, Any]:
+    """The `config:` mapping of a stack file, as written."""
+    return dict(yaml.safe_load(path.read_text())["config"])
+
+
+def dev_stack() -> dict[str, Any]:
+    return stack_file(PROJECT_ROOT / "Pulumi.dev.yaml")
+
+
+def full_stack() -> dict[str, Any]:
+    return stack_file(PROJECT_ROOT / "examples" / "Pulumi.full.yaml")
+
+
+def key(name: str) -> str:
+    return f"{PROJECT}:{name}"
+
+
+def against(config: dict[str, Any], bao: OpenBaoServer, render_dir: Path | None = None) -> dict[str, Any]:
+    """``config`` deployed to ``bao`` (the provider and the address pods use); with ``render_dir``,
+    Kubernetes manifests are rendered there instead of applied."""
+    config = copy.deepcopy(config)
+    config["vault:address"] = bao.address
+    config[key("vault")] = {**config.get(key("vault"), {}), "address": bao.address}
+    if render_dir is not None:
+        config[key("renderYamlToDirectory")] = str(render_dir)
+    return config
+
+
+def with_jwt_issuer(config: dict[str, Any], issuer: ServiceAccountIssuer) -> dict[str, Any]:
+    """The cluster trusted through jwt auth and ``issuer``'s public key."""
+    config = copy.deepcopy(config)
+    cluster = config[key("cluster")]
+    for field in ("caCert", "reviewer"):
+        cluster.pop(field, None)
+    cluster.update(
+        authMethod="jwt", authMount="jwt", issuer=issuer.issuer, jwtValidationPubkeys=[issuer.public_key_pem]
+    )
+    return config
+
+
+def workloads(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(config[key("workloads")])
