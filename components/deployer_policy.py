@@ -21,32 +21,24 @@ def deployer_rules(spec: PlatformSpec) -> tuple[PolicyRule, ...]:
         # The provider runs on a child token of the one it is given, and reads its own token.
         rule("auth/token/create", "update"),
         rule("auth/token/lookup-self", "read"),
-        rule("sys/auth", "read"),
         rule(f"sys/auth/{auth}", "create", "read", "update", "delete", "sudo"),
         rule(f"sys/mounts/auth/{auth}", "read"),
         rule(f"sys/mounts/auth/{auth}/tune", "read", "update"),
         rule(f"auth/{auth}/config", "create", "read", "update"),
         rule(f"auth/{auth}/role/*", "create", "read", "update", "delete"),
-        rule("sys/policy", "read"),
         *(rule(f"sys/policies/acl/{w.policy_name}", "create", "read", "update", "delete") for w in spec.workloads),
-        rule("sys/mounts", "read"),
     ]
     for kv in spec.kv:
         rules += [
             rule(f"sys/mounts/{kv.mount}", "create", "read", "update", "delete"),
-            rule(f"sys/mounts/{kv.mount}/tune", "read", "update"),
             rule(f"{kv.mount}/config", "read", "update"),
         ]
         for generated in kv.generated:
-            # Write the generated value, never read it; metadata holds no secret value.
-            rules += [
-                rule(f"{kv.mount}/data/{generated.path}", "create", "update", "delete"),
-                rule(f"{kv.mount}/metadata/{generated.path}", "read", "delete"),
-            ]
+            # Write the generated value, never read it back.
+            rules.append(rule(f"{kv.mount}/data/{generated.path}", "create", "update", "delete"))
     for db in spec.databases:
         rules += [
             rule(f"sys/mounts/{db.mount}", "create", "read", "update", "delete"),
-            rule(f"sys/mounts/{db.mount}/tune", "read", "update"),
             rule(f"{db.mount}/config/{db.name}", "create", "read", "update", "delete"),
             rule(f"{db.mount}/roles/*", "create", "read", "update", "delete"),
             rule(f"{db.mount}/static-roles/*", "create", "read", "update", "delete"),

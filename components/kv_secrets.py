@@ -102,6 +102,8 @@ class KvStore(pulumi.ComponentResource):
                 mount=mount.path,
                 name=secret.path,
                 data_json=pulumi.Output.secret(pulumi.Output.all(**values).apply(json.dumps)),  # type: ignore[arg-type]
+                # The deployer writes generated values and never reads a secret value back (deployer_policy.py).
+                disable_read=True,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[config]),
             )
 

@@ -6,12 +6,18 @@ stack declares, a second preview is empty, changes reach the server exactly, des
 from __future__ import annotations
 
 import copy
+import fnmatch
+import json
+from pathlib import Path
 from typing import Any
 
+import hvac
 import pytest
 
-from components.policy_document import parse_policy
-from tests.engine import stacks
+from components.deployer_policy import deployer_policy
+from components.model import PlatformSpec
+from components.policy_document import PolicyRule, parse_policy
+from tests.engine import access, stacks
 from tests.engine.pulumi_cli import PulumiCli, Stack
 from tests.engine.vault_state import left_by_stack, policy, role
 from tests.live.jwt_issuer import ServiceAccountIssuer
@@ -127,3 +133,89 @@ def apply(stack: Stack, config: dict[str, Any]) -> None:
     stack.write_config(config)
     stack.up()
     stack.preview("--expect-no-changes")
+
+
+def jwt_login(openbao: OpenBaoServer, issuer: ServiceAccountIssuer, **claims: Any) -> access.Login:
+    def login(role_name: str, namespace: str, account: str) -> str:
+        token = issuer.issue(namespace, account, ["vault"], **claims)
+        answer = hvac.Client(url=openbao.address).auth.jwt.jwt_login(role_name, token, path="jwt")
+        return str(answer["auth"]["client_token"])
+
+    return login
+
+
+def test_each_workload_reads_exactly_its_own_secret(
+    deployed: Stack, openbao: OpenBaoServer, issuer: ServiceAccountIssuer
+) -> None:
+    root = openbao.client()
+    access.seed(root)
+    access.assert_least_privilege(openbao.address, root, jwt_login(openbao, issuer))
+    access.assert_impostors_refused(jwt_login(openbao, issuer))
+    # Signed by another key, issued by another issuer, for another audience, or expired: refused.
+    stranger = ServiceAccountIssuer(issuer=issuer.issuer)
+    for bad in (
+        stranger.issue("myapp", "myapp", ["vault"]),
+        issuer.issue("myapp", "myapp", ["vault"], iss="https://attacker.example.com"),
+        issuer.issue("myapp", "myapp", ["other-audience"]),
+        issuer.issue("myapp", "myapp", ["vault"], ttl=-120),
+    ):
+        with pytest.raises((hvac.exceptions.InvalidRequest, hvac.exceptions.Forbidden)):
+            hvac.Client(url=openbao.address).auth.jwt.jwt_login("my-role", bad, path="jwt")
+
+
+def test_a_deployer_token_with_the_documented_policy_runs_up_and_destroy_and_reads_no_secret(
+    cli: PulumiCli, openbao: OpenBaoServer, issuer: ServiceAccountIssuer, audit_log: Path
+) -> None:
+    root = openbao.client()
+    config = dev_jwt(openbao, issuer)
+    root.sys.create_or_update_acl_policy("deployer", deployer_policy(validated(config)))
+    deployer = root.auth.token.create(policies=["deployer"], no_default_policy=True, ttl="1h")["auth"]["client_token"]
+
+    stack = cli.stack("dev", config)
+    stack.cli.extra_env["VAULT_TOKEN"] = deployer
+    stack.up()
+    stack.preview("--expect-no-changes")
+    access.seed(root)
+
+    # Exactly what up and preview need: every stanza was used, and nothing the deployer did was denied.
+    used = deployer_requests(audit_log)
+    rules = parse_policy(deployer_policy(validated(config)))
+    assert not [r.path for r in rules if not any(grants(r, path, op) for path, op, _ in used)]
+    assert not [(path, op) for path, op, denied in used if denied]
+
+    # The deployer cannot read what the stack generated nor what workloads read.
+    as_deployer = hvac.Client(url=openbao.address, token=deployer)
+    secret_paths = ("secret/data/myapp", "secret/data/db", "secret/data/other-team")
+    for path in secret_paths:
+        with pytest.raises(hvac.exceptions.Forbidden):
+            as_deployer.adapter.get(f"/v1/{path}")
+
+    destroy_starts = len(used) + len(secret_paths)
+    stack.destroy()
+    assert left_by_stack(root) == {"auth": {}, "policies": {"deployer"}, "mounts": {}}
+    assert not [(p, op) for p, op, denied in deployer_requests(audit_log)[destroy_starts:] if denied]
+
+
+def deployer_requests(audit_log: Path) -> list[tuple[str, str, bool]]:
+    """(path, operation, denied) of every request made with a token carrying the deployer policy."""
+    requests = []
+    for line in audit_log.read_text().splitlines():
+        entry = json.loads(line)
+        if entry.get("type") == "response" and "deployer" in entry.get("auth", {}).get("policies", []):
+            error = entry.get("error", "")
+            requests.append((entry["request"]["path"], entry["request"]["operation"], "permission denied" in error))
+    return requests
+
+
+def grants(rule: PolicyRule, path: str, operation: str) -> bool:
+    matches = fnmatch.fnmatchcase(path, rule.path) if rule.path.endswith("*") else path == rule.path
+    return matches and operation in rule.capabilities
+
+
+def validated(config: dict[str, Any]) -> PlatformSpec:
+    """The stack file's platform, validated as the program does."""
+    from components.spec import from_config, validate_platform
+
+    namespaced = {k.partition(":")[2]: v for k, v in config.items() if k.startswith(f"{stacks.PROJECT}:")}
+    namespaced.pop("renderYamlToDirectory", None)
+    return validate_platform(from_config(namespaced))
