@@ -149,9 +149,9 @@ class Stack:
     ) -> subprocess.CompletedProcess[str]:
         return self.cli.run(*argv, *self._args(), check=check, env=env)
 
-    def set_secret(self, key: str, value: str) -> None:
-        """`pulumi config set --secret`, the value on stdin (never on a command line)."""
-        self.cli.run("config", "set", "--secret", key, *self._args(), stdin=value)
+    def set_secret(self, key: str, value: str, path: bool = False) -> None:
+        """`pulumi config set --secret [--path]`, the value on stdin (never on a command line)."""
+        self.cli.run("config", "set", "--secret", *(["--path"] if path else []), key, *self._args(), stdin=value)
 
     def up(self, *extra: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return self.run("up", "--yes", "--skip-preview", *extra, env=env)

@@ -219,3 +219,14 @@ def validated(config: dict[str, Any]) -> PlatformSpec:
     namespaced = {k.partition(":")[2]: v for k, v in config.items() if k.startswith(f"{stacks.PROJECT}:")}
     namespaced.pop("renderYamlToDirectory", None)
     return validate_platform(from_config(namespaced))
+
+
+def test_the_policy_pack_runs_in_the_engines_preview(deployed: Stack, openbao: OpenBaoServer) -> None:
+    passing = deployed.preview("--policy-pack", str(stacks.PROJECT_ROOT / "policies"))
+    assert "Policies:" in passing.stdout or "policies" in passing.stdout.lower()
+    config = yaml_config(deployed)
+    config[stacks.key("workloads")][0]["tokenTtl"] = "72h"  # beyond what the pack allows
+    deployed.write_config(config)
+    failing = deployed.preview("--policy-pack", str(stacks.PROJECT_ROOT / "policies"), check=False)
+    assert failing.returncode != 0
+    print(failing.stdout[-3000:], failing.stderr[-2000:])

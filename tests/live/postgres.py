@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL cluster on a loopback port, from Debian's postgresql package.
 
 As root the cluster runs as the ``postgres`` user (PostgreSQL refuses to run as
-root). Passwords travel in ``PGPASSWORD``, never on a command line.
+root). Queries go through psycopg; no password is ever on a command line.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
+import psycopg
 import pytest
 
 from tests.live.openbao import free_port
@@ -110,43 +111,28 @@ class PostgresServer:
         """The URL Vault connects with, credentials left as Vault's templates."""
         return f"postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{self.port}/postgres?sslmode=disable"
 
-    def psql(self, sql: str, user: str = "postgres", password: str | None = None) -> str:
-        """Run ``sql`` over TCP as ``user``; raise PostgresError with the server's message on failure."""
-        env = {
-            **os.environ,
-            "PGPASSWORD": self.admin_password if password is None else password,
-            "PGCONNECT_TIMEOUT": "5",
-        }
-        result = subprocess.run(
-            [
-                str(self.bindir / "psql"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                user,
-                "-d",
-                "postgres",
-                "-X",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=30,
-        )
-        if result.returncode != 0:
-            raise PostgresError(result.stderr.strip())
-        return result.stdout.strip()
+    def query(self, sql: str, user: str = "postgres", password: str | None = None) -> str:
+        """Run ``sql`` over TCP as ``user`` (psycopg); the first column of the last row, or ''.
+
+        Raises PostgresError with the server's message on failure."""
+        try:
+            with psycopg.connect(
+                host="127.0.0.1",
+                port=self.port,
+                user=user,
+                password=self.admin_password if password is None else password,
+                dbname="postgres",
+                connect_timeout=5,
+                autocommit=True,
+            ) as connection:
+                cursor = connection.execute(sql)
+                rows = cursor.fetchall() if cursor.description else []
+        except psycopg.Error as exc:
+            raise PostgresError(str(exc).strip()) from None
+        return str(rows[-1][0]) if rows else ""
 
     def can_login(self, user: str, password: str) -> bool:
         try:
-            return self.psql("SELECT current_user", user=user, password=password) == user
+            return self.query("SELECT current_user", user=user, password=password) == user
         except PostgresError:
             return False

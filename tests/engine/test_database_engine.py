@@ -1,0 +1,240 @@
+"""Dynamic and static database credentials through `pulumi up`: the real engine and provider configure
+OpenBao's database engine for a live PostgreSQL, the admin password set with `pulumi config set
+--secret`; a workload then uses what it reads. Revocation, expiry, renewal up to max_ttl, static and
+root rotation, a PostgreSQL outage, an OpenBao restart, and no plaintext secret anywhere the engine
+writes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import hvac
+import pytest
+
+from tests.engine import stacks
+from tests.engine.pulumi_cli import PulumiCli, Stack
+from tests.live.jwt_issuer import ServiceAccountIssuer
+from tests.live.openbao_server import OpenBaoServer
+from tests.live.postgres import PostgresServer, require_postgres
+
+CREATE = [
+    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';",
+    'GRANT SELECT ON orders TO "{{name}}";',
+]
+REVOKE = ['REVOKE ALL ON orders FROM "{{name}}";', 'DROP ROLE IF EXISTS "{{name}}";']
+STATIC_USER = "orders_static"
+STATIC_INITIAL_PASSWORD = "initial-static-password"
+
+
+@pytest.fixture
+def pg() -> Iterator[PostgresServer]:
+    with PostgresServer(require_postgres()) as server:
+        server.query("CREATE TABLE orders (id int); INSERT INTO orders VALUES (1), (2);")
+        server.query(f"CREATE ROLE {STATIC_USER} WITH LOGIN PASSWORD '{STATIC_INITIAL_PASSWORD}';")
+        server.query(f"GRANT SELECT ON orders TO {STATIC_USER};")
+        yield server
+
+
+@pytest.fixture
+def issuer() -> ServiceAccountIssuer:
+    return ServiceAccountIssuer()
+
+
+def database_stack(pg: PostgresServer, issuer: ServiceAccountIssuer, **database: Any) -> dict[str, Any]:
+    """jwt auth, one workload reading a dynamic and a static role and a generated KV secret. The
+    admin password is not in it: the test sets it with `pulumi config set --secret`."""
+    return {
+        stacks.key("vault"): {"address": "https://vault.example.com"},
+        stacks.key("cluster"): {
+            "name": "test",
+            "apiHost": "https://kubernetes.example.com",
+            "authMethod": "jwt",
+            "authMount": "jwt",
+            "issuer": issuer.issuer,
+            "jwtValidationPubkeys": [issuer.public_key_pem],
+        },
+        stacks.key("kv"): [{"mount": "kv", "generated": [{"path": "orders", "keys": ["apikey"]}]}],
+        stacks.key("databases"): [
+            {
+                "name": "orders",
+                "plugin": "postgresql",
+                "connectionUrl": pg.connection_url,
+                "username": "postgres",
+                "roles": [
+                    {
+                        "name": "orders-read",
+                        "creationStatements": CREATE,
+                        "revocationStatements": REVOKE,
+                        "defaultTtl": database.get("default_ttl", "30s"),
+                        "maxTtl": database.get("max_ttl", "90s"),
+                    },
+                    {"name": "orders-admin", "creationStatements": CREATE, "revocationStatements": REVOKE},
+                ],
+                "staticRoles": [
+                    {"name": "orders-static", "username": STATIC_USER, "rotationPeriod": database.get("rotation", "1h")}
+                ],
+                "rotateRoot": database.get("rotate_root", False),
+            }
+        ],
+        stacks.key("workloads"): [
+            {
+                "name": "orders",
+                "namespace": "shop",
+                "serviceAccount": "orders",
+                "secrets": [{"path": "kv/data/orders", "key": "apikey"}],
+                "databaseCredentials": [
+                    {"mount": "database", "role": "orders-read"},
+                    {"mount": "database", "role": "orders-static", "static": True},
+                ],
+            }
+        ],
+    }
+
+
+def deploy(cli: PulumiCli, bao: OpenBaoServer, pg: PostgresServer, config: dict[str, Any]) -> Stack:
+    stack = cli.stack("db", stacks.against(config, bao))
+    stack.set_secret(f"{stacks.key('databases')}[0].password", pg.admin_password, path=True)
+    stack.cli.extra_env["VAULT_TOKEN"] = bao.root_token
+    stack.up()
+    return stack
+
+
+def login(bao: OpenBaoServer, issuer: ServiceAccountIssuer) -> hvac.Client:
+    token = issuer.issue("shop", "orders", ["vault"])
+    answer = hvac.Client(url=bao.address).auth.jwt.jwt_login("orders", token, path="jwt")
+    return hvac.Client(url=bao.address, token=answer["auth"]["client_token"])
+
+
+def test_dynamic_credentials_work_until_revoked_and_no_secret_is_in_plain_text(
+    cli: PulumiCli, openbao: OpenBaoServer, pg: PostgresServer, issuer: ServiceAccountIssuer, audit_log: Any
+) -> None:
+    stack = deploy(cli, openbao, pg, database_stack(pg, issuer))
+    stack.preview("--expect-no-changes")
+    workload = login(openbao, issuer)
+
+    lease = workload.read("database/creds/orders-read")
+    user, password = lease["data"]["username"], lease["data"]["password"]
+    assert lease["lease_duration"] == 30 and lease["renewable"] is True
+    assert pg.query("SELECT count(*) FROM orders", user=user, password=password) == "2"
+
+    for path in ("database/creds/orders-admin", "database/config/orders", "database/roles/orders-read"):
+        with pytest.raises(hvac.exceptions.Forbidden):
+            workload.adapter.get(f"/v1/{path}")
+
+    openbao.client().sys.revoke_lease(lease["lease_id"])
+    assert not pg.can_login(user, password)
+    assert pg.query(f"SELECT count(*) FROM pg_roles WHERE rolname = '{user}'") == "0"
+
+    # The admin password: encrypted in the stack file, a secret in the state, in no log or output.
+    apikey = openbao.client().read("kv/data/orders")["data"]["data"]["apikey"]
+    stack_file = stack.config_file.read_text()
+    assert "secure:" in stack_file and pg.admin_password not in stack_file
+    state = json.dumps(stack.state())
+    outputs = json.dumps(stack.outputs())
+    for value in (pg.admin_password, apikey, password):
+        assert value not in state
+        assert value not in outputs
+        assert value not in cli.log.read_text()
+        assert value not in audit_log.read_text()  # OpenBao's audit device HMACs every secret
+    connection = next(
+        r for r in stack.resources() if r["type"] == "vault:database/secretBackendConnection:SecretBackendConnection"
+    )
+    assert "ciphertext" in json.dumps(connection["inputs"]["postgresql"])  # stored encrypted, as a secret
+
+
+def test_dynamic_credentials_expire_with_their_ttl(
+    cli: PulumiCli, openbao: OpenBaoServer, pg: PostgresServer, issuer: ServiceAccountIssuer
+) -> None:
+    deploy(cli, openbao, pg, database_stack(pg, issuer, default_ttl="3s", max_ttl="3s"))
+    lease = login(openbao, issuer).read("database/creds/orders-read")
+    user, password = lease["data"]["username"], lease["data"]["password"]
+    assert pg.can_login(user, password)
+    deadline = time.monotonic() + 20
+    while pg.can_login(user, password) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not pg.can_login(user, password), "the credential outlived its TTL"
+
+
+def test_renewal_extends_a_lease_up_to_max_ttl_and_no_further(
+    cli: PulumiCli, openbao: OpenBaoServer, pg: PostgresServer, issuer: ServiceAccountIssuer
+) -> None:
+    deploy(cli, openbao, pg, database_stack(pg, issuer, default_ttl="10s", max_ttl="20s"))
+    workload = login(openbao, issuer)
+    issued = time.monotonic()
+    lease = workload.read("database/creds/orders-read")
+    assert lease["lease_duration"] == 10
+
+    renewed = workload.sys.renew_lease(lease["lease_id"], increment=15)
+    elapsed = time.monotonic() - issued
+    assert 10 < renewed["lease_duration"] <= 15
+    assert renewed["lease_duration"] + elapsed <= 20 + 1
+
+    capped = workload.sys.renew_lease(lease["lease_id"], increment=3600)
+    elapsed = time.monotonic() - issued
+    assert capped["lease_duration"] + elapsed <= 20 + 1
+    assert any("max" in w.lower() for w in capped.get("warnings") or []), capped.get("warnings")
+
+
+def test_static_and_root_rotation_and_a_second_up_does_not_reset_the_admin_password(
+    cli: PulumiCli, openbao: OpenBaoServer, pg: PostgresServer, issuer: ServiceAccountIssuer
+) -> None:
+    stack = deploy(cli, openbao, pg, database_stack(pg, issuer, rotation="5s", rotate_root=True))
+    workload = login(openbao, issuer)
+    assert not pg.can_login(STATIC_USER, STATIC_INITIAL_PASSWORD)  # Vault took the user over
+    assert not pg.can_login("postgres", pg.admin_password)  # only Vault knows the admin password now
+
+    first = workload.read("database/static-creds/orders-static")["data"]
+    assert first["username"] == STATIC_USER and first["rotation_period"] == 5
+    assert pg.can_login(STATIC_USER, first["password"])
+    deadline = time.monotonic() + 30
+    current = first
+    while current["password"] == first["password"] and time.monotonic() < deadline:
+        time.sleep(1)
+        current = workload.read("database/static-creds/orders-static")["data"]
+    assert current["password"] != first["password"], "no automatic rotation within 30s of a 5s period"
+    assert pg.can_login(STATIC_USER, current["password"])
+    assert not pg.can_login(STATIC_USER, first["password"])
+
+    # After rotate-root the stack's password is stale; a second preview and up must not send it again.
+    stack.preview("--expect-no-changes")
+    stack.up()
+    lease = workload.read("database/creds/orders-read")
+    assert pg.can_login(lease["data"]["username"], lease["data"]["password"])
+
+
+def test_postgres_down_is_a_clear_error_and_recovery_needs_nothing(
+    cli: PulumiCli, openbao: OpenBaoServer, pg: PostgresServer, issuer: ServiceAccountIssuer
+) -> None:
+    stack = deploy(cli, openbao, pg, database_stack(pg, issuer))
+    workload = login(openbao, issuer)
+    pg.stop()
+    with pytest.raises(hvac.exceptions.InternalServerError) as down:
+        workload.read("database/creds/orders-read")
+    message = str(down.value).lower()
+    assert "connect" in message or "refused" in message, message
+    assert pg.admin_password not in str(down.value)
+    pg.start()
+    lease = workload.read("database/creds/orders-read")
+    assert pg.can_login(lease["data"]["username"], lease["data"]["password"])
+    stack.preview("--expect-no-changes")
+
+
+def test_openbao_restart_loses_nothing_and_the_stack_has_nothing_to_do(
+    cli: PulumiCli, openbao: OpenBaoServer, pg: PostgresServer, issuer: ServiceAccountIssuer
+) -> None:
+    stack = deploy(cli, openbao, pg, database_stack(pg, issuer))
+    apikey = openbao.client().read("kv/data/orders")["data"]["data"]["apikey"]
+
+    openbao.restart()
+    with pytest.raises(hvac.exceptions.VaultDown):
+        login(openbao, issuer)
+    openbao.unseal()
+    workload = login(openbao, issuer)
+    assert workload.read("kv/data/orders")["data"]["data"]["apikey"] == apikey
+    lease = workload.read("database/creds/orders-read")
+    assert pg.can_login(lease["data"]["username"], lease["data"]["password"])
+    stack.preview("--expect-no-changes")
