@@ -1,0 +1,101 @@
+"""The External Secrets controller (built from its Go module) turns the stack's objects into the Secret.
+
+The controller runs out of cluster with the admin kubeconfig. It reads the stack's SecretStore and
+ExternalSecret, asks the API server for a token of the workload's own service account (audience `vault`),
+logs in to OpenBao's kubernetes auth as the workload's role, and writes Secret `my-secret`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.cluster.agents import AgentProcess, external_secrets_argv, module_dir
+from tests.cluster.fixtures import require_toolchain
+from tests.cluster.kube import Cluster, wait_until
+from tests.cluster.openbao_tls import TlsOpenBaoDevServer
+from tests.cluster.stack import DEV_STACK, cluster_stack, deploy, hvac_client, stack_config
+
+ESO_MODULE = "github.com/external-secrets/external-secrets"
+REFRESH = 10  # seconds: the shortest refreshInterval the stack allows
+
+
+def controller_crds(cluster: Cluster) -> None:
+    """The CRD the v0.16 controller watches that the 2.9.0 reference set lacks (GeneratorState), from its module."""
+    path = (
+        module_dir("external-secrets", ESO_MODULE)
+        / "config/crds/bases/generators.external-secrets.io_generatorstates.yaml"
+    )
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: `tools/toolchain external-secrets` downloads the module")
+    cluster.apply_crds([yaml.safe_load(path.read_text())])
+
+
+@pytest.fixture
+def external_secrets(cluster: Cluster) -> Iterator[AgentProcess]:
+    binary = require_toolchain("external-secrets")["external-secrets"]
+    controller_crds(cluster)
+    with AgentProcess(
+        "external-secrets", external_secrets_argv(binary), {"KUBECONFIG": str(cluster.kubeconfig)}
+    ) as eso:
+        yield eso
+
+
+def secret_value(cluster: Cluster, namespace: str, name: str, key: str) -> str | None:
+    try:
+        return cluster.secret_data(namespace, name).get(key)
+    except Exception:
+        return None
+
+
+def store_ready(cluster: Cluster, store: dict[str, Any]) -> bool:
+    meta = store["metadata"]
+    status = cluster.get(store["apiVersion"], store["kind"], meta["name"], meta["namespace"]).get("status") or {}
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", []))
+
+
+def test_the_stacks_external_secret_becomes_the_secret_and_follows_openbao(
+    cluster: Cluster,
+    cluster_bao: TlsOpenBaoDevServer,
+    namespace: str,
+    external_secrets: AgentProcess,
+    tmp_path: Path,
+) -> None:
+    base = stack_config(DEV_STACK)
+    (myapp,) = [w for w in base["workloads"] if w["name"] == "myapp"]
+    myapp["refreshInterval"] = f"{REFRESH}s"
+    config = cluster_stack(base, cluster, cluster_bao.address, namespace, vault_ca=cluster_bao.ca_pem)
+    root = hvac_client(cluster_bao)
+    root.secrets.kv.v2.create_or_update_secret("myapp", secret={"apikey": "first-value"}, mount_point="secret")
+
+    deployment = deploy(cluster, cluster_bao, config)
+    (store,) = deployment.objects_of("SecretStore")
+    (external,) = deployment.objects_of("ExternalSecret")
+    ns = external["metadata"]["namespace"]
+    assert external["spec"]["target"]["name"] == "my-secret"
+    assert store["spec"]["provider"]["vault"]["server"] == cluster_bao.address
+
+    def tail() -> str:
+        return external_secrets.log_tail()
+
+    try:
+        wait_until(lambda: store_ready(cluster, store), 60, "the SecretStore to be Ready")
+        wait_until(lambda: secret_value(cluster, ns, "my-secret", "api-key") == "first-value", 60, "Secret my-secret")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- external-secrets log ---\n{tail()}") from None
+    secret = cluster.core.read_namespaced_secret("my-secret", ns)
+    assert set(secret.data) == {"api-key"}
+    (owner,) = secret.metadata.owner_references  # creationPolicy Owner: deleted with the ExternalSecret
+    assert (owner.kind, owner.name) == ("ExternalSecret", "my-secret")
+
+    root.secrets.kv.v2.create_or_update_secret("myapp", secret={"apikey": "second-value"}, mount_point="secret")
+    wait_until(
+        lambda: secret_value(cluster, ns, "my-secret", "api-key") == "second-value",
+        REFRESH * 3,
+        f"the Secret to follow OpenBao within the refresh interval ({REFRESH}s)",
+    )
+    assert external_secrets.running(), tail()
