@@ -54,6 +54,8 @@ class Cluster:
         self.ca_pem = control_plane.ca_pem
         self.kubeconfig: Path = control_plane.kubeconfig
         self.issuer = control_plane.issuer
+        # The API server's own audience (--api-audiences): a token must carry it to authenticate to the server.
+        self.api_audience = control_plane.issuer
         self.jwks_uri = control_plane.jwks_uri
         self.service_account_public_key_pem = control_plane.service_account_public_key_pem
         self.api: ApiClient = kubernetes.config.new_client_from_config(config_file=str(self.kubeconfig))
@@ -108,6 +110,14 @@ class Cluster:
             service_account, namespace, {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
         )
         return str(answer.status.token)
+
+    def client_jwt_token(self, namespace: str, service_account: str, audience: str = "vault") -> str:
+        """A token for Vault's kubernetes auth in client-jwt mode: audiences ``audience`` and the API server's.
+
+        In client-jwt mode Vault sends the TokenReview authenticated by the token under review, so the token must
+        also be a credential for the API server; a token for ``vault`` alone gets 401 there.
+        """
+        return self.token(namespace, service_account, audiences=[audience, self.api_audience])
 
     def review(self, token: str, audiences: Sequence[str] | None = None) -> Any:
         """TokenReview as the admin; returns the review's status."""

@@ -61,7 +61,7 @@ def test_each_workload_logs_in_with_its_token_and_reads_only_its_own_secret(
     for name, own, other in (("myapp", "secret/myapp", "secret/db"), ("db-client", "secret/db", "secret/myapp")):
         w = workload(dev, name)
         uid = cluster.core.read_namespaced_service_account(w["serviceAccount"], w["namespace"]).metadata.uid
-        client = login(cluster_bao, MOUNT, w["role"], cluster.token(w["namespace"], w["serviceAccount"]))
+        client = login(cluster_bao, MOUNT, w["role"], cluster.client_jwt_token(w["namespace"], w["serviceAccount"]))
         assert read(client, own) == SECRETS[own]
         with pytest.raises(hvac.exceptions.Forbidden):
             read(client, other)
@@ -78,19 +78,19 @@ def test_logins_the_role_does_not_bind_are_refused(
 ) -> None:
     w = workload(dev, "myapp")
     ns, sa, role = w["namespace"], w["serviceAccount"], w["role"]
-    good = cluster.token(ns, sa)
+    good = cluster.client_jwt_token(ns, sa)
     login(cluster_bao, MOUNT, role, good)
 
     cluster.service_account(ns, "intruder")
-    assert "not authorized" in refusal(cluster_bao, MOUNT, role, cluster.token(ns, "intruder"))
+    assert "not authorized" in refusal(cluster_bao, MOUNT, role, cluster.client_jwt_token(ns, "intruder"))
 
     elsewhere = f"{namespace}-elsewhere"
     cluster.namespace(elsewhere)
     cluster.service_account(elsewhere, sa)  # the same name, another namespace
-    assert "namespace not authorized" in refusal(cluster_bao, MOUNT, role, cluster.token(elsewhere, sa))
+    assert "namespace not authorized" in refusal(cluster_bao, MOUNT, role, cluster.client_jwt_token(elsewhere, sa))
 
     # The API server's own audience instead of the role's `vault`.
-    refusal(cluster_bao, MOUNT, role, cluster.token(ns, sa, audiences=[cluster.issuer]))
+    assert "invalid audience" in refusal(cluster_bao, MOUNT, role, cluster.token(ns, sa, audiences=[cluster.issuer]))
 
     now = int(time.time())
     login(cluster_bao, MOUNT, role, cluster.resign(good))  # the re-signing alone changes nothing
@@ -100,6 +100,19 @@ def test_logins_the_role_does_not_bind_are_refused(
     cluster.delete_service_account(ns, sa)
     wait_until(lambda: refusal(cluster_bao, MOUNT, role, good), 10, "the login of a deleted account to fail")
     cluster.core.delete_namespace(elsewhere)
+
+
+def test_client_jwt_refuses_a_token_for_vault_alone_on_a_stock_api_server(
+    cluster: Cluster, cluster_bao: TlsOpenBaoDevServer, dev: Deployment
+) -> None:
+    """The delivery objects request `vault`-only tokens (ESO serviceAccountRef.audiences, the CSI audience, the
+    injector's projected volume); in client-jwt mode OpenBao reviews such a token with itself, and an API server
+    whose --api-audiences is only its issuer (the default) answers 401. See the README's reviewer modes."""
+    w = workload(dev, "myapp")
+    token = cluster.token(w["namespace"], w["serviceAccount"], audiences=["vault"])
+    assert cluster.review(token, audiences=["vault"]).authenticated is True  # a valid token for Vault...
+    message = refusal(cluster_bao, MOUNT, w["role"], token)  # ...that cannot authenticate its own review
+    assert "401" in message or "Unauthorized" in message or "permission denied" in message, message
 
 
 def test_client_jwt_reviews_need_the_auth_delegator_binding_the_stack_declares(
@@ -113,7 +126,7 @@ def test_client_jwt_reviews_need_the_auth_delegator_binding_the_stack_declares(
         if b["subjects"] == [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]
     ]
     assert binding["roleRef"]["name"] == "system:auth-delegator"
-    token = cluster.token(ns, sa)
+    token = cluster.client_jwt_token(ns, sa)
     login(cluster_bao, MOUNT, w["role"], token)
 
     cluster.unbind_cluster_role(binding["metadata"]["name"])
