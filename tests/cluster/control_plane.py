@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 import ssl
 import subprocess
 import tempfile
@@ -111,6 +110,7 @@ class ControlPlane:
         self.service_account_public_key_pem = ""
         self.admin = KeyPair(Path(), Path())
         self.started_in = 0.0
+        self.timings: dict[str, float] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -120,9 +120,13 @@ class ControlPlane:
         self.directory = Path(self._tmp.name)
         try:
             self._make_credentials()
+            self.timings["credentials"] = time.monotonic() - started
             etcd = self._start_etcd()
+            self.timings["etcd"] = time.monotonic() - started
             self._start_apiserver(etcd)
+            self.timings["kube-apiserver"] = time.monotonic() - started
             self._start_controller_manager()
+            self.timings["kube-controller-manager"] = time.monotonic() - started
         except BaseException:
             self.stop()
             raise
@@ -130,15 +134,12 @@ class ControlPlane:
         return self
 
     def stop(self) -> None:
+        # A throwaway cluster: no graceful drain (kube-apiserver's takes many seconds); its state dies with it.
         for process in reversed(self._procs):
             if process.proc.poll() is None:
-                process.proc.terminate()
-        for process in reversed(self._procs):
-            try:
-                process.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
                 process.proc.kill()
-                process.proc.wait(timeout=10)
+        for process in self._procs:
+            process.proc.wait(timeout=10)
         self._procs.clear()
         if self._tmp is not None:
             self._tmp.cleanup()
@@ -335,11 +336,3 @@ class ControlPlane:
             return status == 200
 
         self._wait(process, "creating the default ServiceAccount", default_service_account)
-
-
-def binaries_missing() -> list[str]:
-    return [name for name in BINARIES if find_binary(name) is None]
-
-
-def kubectl_available() -> str | None:  # pragma: no cover - convenience for debugging sessions only
-    return shutil.which("kubectl")

@@ -46,11 +46,11 @@ class TlsOpenBaoDevServer(OpenBaoDevServer):
             if self._proc.poll() is not None:
                 raise OpenBaoStartError(f"`bao server -dev -dev-tls` exited:\n{self.log_tail()}")
             if self.ca_file.exists():
-                opener = urllib.request.build_opener(
-                    urllib.request.ProxyHandler({}),
-                    urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=str(self.ca_file))),
-                )
-                try:
+                try:  # the CA file may still be half written
+                    opener = urllib.request.build_opener(
+                        urllib.request.ProxyHandler({}),
+                        urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=str(self.ca_file))),
+                    )
                     with opener.open(f"{self.address}/v1/sys/health", timeout=1.0) as resp:
                         if resp.status == 200:
                             return

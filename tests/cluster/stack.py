@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,7 @@ from tests.cluster.openbao_tls import TlsOpenBaoDevServer
 from tests.live.openbao import OpenBaoDevServer
 
 __all__ = [
+    "ALLOW_REVIEWER_TOKEN",
     "Deployment",
     "apply_stack_objects",
     "cluster_stack",
@@ -87,14 +89,20 @@ def cluster_stack(
         workload["clusterStoreNamespaces"] = [f"{prefix}-{n}" for n in workload.get("clusterStoreNamespaces", [])]
         if not workload["clusterStoreNamespaces"]:
             del workload["clusterStoreNamespaces"]
-    # OpenBao creates audit devices only from its server configuration (README: Deploying for real).
-    config.pop("auditDevices", None)
     return config
 
 
-def rendered_objects(config: Mapping[str, Any], policy_config: Path | None = None) -> list[dict[str, Any]]:
+PolicyConfig = Path | Mapping[str, Any] | None
+# reviewer-service-account mode is refused by the pack unless the stack's policy config allows it.
+ALLOW_REVIEWER_TOKEN = {"vault-auth-no-long-lived-reviewer-token": {"allowLongLivedReviewerToken": True}}
+
+
+def rendered_objects(config: Mapping[str, Any], policy_config: PolicyConfig = None) -> list[dict[str, Any]]:
     """The stack's Kubernetes objects as the offline planner writes them (``--out DIR``)."""
     with tempfile.TemporaryDirectory(prefix="vaultk8s-plan-") as tmp:
+        if isinstance(policy_config, Mapping):
+            (Path(tmp) / "policy.json").write_text(json.dumps(policy_config))
+            policy_config = Path(tmp) / "policy.json"
         stack = Path(tmp) / "Pulumi.cluster-test.yaml"
         stack.write_text(yaml.safe_dump({"config": {PREFIX + k: v for k, v in config.items()}}))
         argv = [sys.executable, "-m", "planner", "--config-file", str(stack), "--out", str(Path(tmp) / "out")]
@@ -144,7 +152,7 @@ def prepare_workloads(cluster: Cluster, config: Mapping[str, Any]) -> list[str]:
     return namespaces
 
 
-def apply_stack_objects(cluster: Cluster, config: Mapping[str, Any], policy_config: Path | None = None) -> Deployment:
+def apply_stack_objects(cluster: Cluster, config: Mapping[str, Any], policy_config: PolicyConfig = None) -> Deployment:
     """The stack's Kubernetes objects, created in the cluster (after the CRDs and the teams' namespaces)."""
     ensure_crds(cluster)
     namespaces = prepare_workloads(cluster, config)
@@ -155,7 +163,7 @@ def apply_stack_objects(cluster: Cluster, config: Mapping[str, Any], policy_conf
 
 
 def deploy(
-    cluster: Cluster, bao: OpenBaoDevServer, config: Mapping[str, Any], policy_config: Path | None = None
+    cluster: Cluster, bao: OpenBaoDevServer, config: Mapping[str, Any], policy_config: PolicyConfig = None
 ) -> Deployment:
     """Create what the stack declares: its Kubernetes objects in the cluster, its auth and roles in OpenBao.
 
@@ -197,6 +205,7 @@ def configure_vault(cluster: Cluster, client: hvac.Client, config: Mapping[str, 
         inputs = jwt_auth_inputs(issuer, auth.ca_cert, auth.jwt_validation_pubkeys)
         inputs.pop("type")
         client.write_data(f"auth/{mount}/config", data=inputs)
+    # Audit devices are left out: OpenBao creates them only from its server configuration (README).
     role_inputs = kubernetes_role_inputs if auth.auth_method is AuthMethod.KUBERNETES else jwt_role_inputs
     for workload in spec.workloads:
         client.sys.create_or_update_acl_policy(workload.policy_name, workload_policy(workload))

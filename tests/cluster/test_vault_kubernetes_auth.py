@@ -17,8 +17,16 @@ import pytest
 from components.vault_auth import REVIEWER_NAME
 from tests.cluster.kube import ApiException, Cluster, wait_until
 from tests.cluster.openbao_tls import TlsOpenBaoDevServer
-from tests.cluster.stack import DEV_STACK, Deployment, cluster_stack, deploy, hvac_client, stack_config
-from tests.cluster.vault_login import login, refusal
+from tests.cluster.stack import (
+    ALLOW_REVIEWER_TOKEN,
+    DEV_STACK,
+    Deployment,
+    cluster_stack,
+    deploy,
+    hvac_client,
+    stack_config,
+)
+from tests.cluster.vault_login import login, refusal, refused
 
 SECRETS = {
     "secret/myapp": {"apikey": "myapp-api-key-from-openbao", "unrelated": "x"},
@@ -98,7 +106,7 @@ def test_logins_the_role_does_not_bind_are_refused(
 
     # Deleted after the token was issued: the review fails, so the login does.
     cluster.delete_service_account(ns, sa)
-    wait_until(lambda: refusal(cluster_bao, MOUNT, role, good), 10, "the login of a deleted account to fail")
+    wait_until(lambda: refused(cluster_bao, MOUNT, role, good), 20, "the login of a deleted account to fail")
     cluster.core.delete_namespace(elsewhere)
 
 
@@ -131,11 +139,11 @@ def test_client_jwt_reviews_need_the_auth_delegator_binding_the_stack_declares(
 
     cluster.unbind_cluster_role(binding["metadata"]["name"])
     # client-jwt: OpenBao sends the TokenReview with the workload's own token, which may no longer create one.
-    message = wait_until(lambda: refusal(cluster_bao, MOUNT, w["role"], token), 10, "the review to be forbidden")
+    message = wait_until(lambda: refused(cluster_bao, MOUNT, w["role"], token), 20, "the review to be forbidden")
     assert "permission denied" in message or "403" in message, message
 
     cluster.apply(binding)
-    wait_until(lambda: login(cluster_bao, MOUNT, w["role"], token), 10, "the login to work again")
+    wait_until(lambda: refused(cluster_bao, MOUNT, w["role"], token) is None, 20, "the login to work again")
 
 
 @pytest.fixture
@@ -164,7 +172,7 @@ def test_reviewer_service_account_mode_reviews_with_the_token_the_controller_fil
         vault_ca=cluster_bao.ca_pem,
         reviewer="reviewer-service-account",
     )
-    deployment = deploy(cluster, cluster_bao, config)
+    deployment = deploy(cluster, cluster_bao, config, ALLOW_REVIEWER_TOKEN)
     write_secrets(cluster_bao)
     # The stack declares the reviewer, its binding and its token Secret, and no per-workload binding.
     (binding,) = deployment.objects_of("ClusterRoleBinding")
@@ -180,4 +188,4 @@ def test_reviewer_service_account_mode_reviews_with_the_token_the_controller_fil
     assert read(login(cluster_bao, MOUNT, w["role"], token), "secret/myapp") == SECRETS["secret/myapp"]
 
     cluster.unbind_cluster_role(binding["metadata"]["name"])
-    wait_until(lambda: refusal(cluster_bao, MOUNT, w["role"], token), 10, "the reviewer's review to be forbidden")
+    wait_until(lambda: refused(cluster_bao, MOUNT, w["role"], token), 20, "the reviewer's review to be forbidden")

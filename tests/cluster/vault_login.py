@@ -10,7 +10,7 @@ import hvac.exceptions
 from tests.cluster.stack import hvac_client
 from tests.live.openbao import OpenBaoDevServer
 
-__all__ = ["LoginRefused", "login", "refusal"]
+__all__ = ["LoginRefused", "login", "refusal", "refused"]
 
 LoginRefused = (hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest, hvac.exceptions.InternalServerError)
 
@@ -23,10 +23,18 @@ def login(bao: OpenBaoDevServer, mount: str, role: str, token: str) -> hvac.Clie
     return client
 
 
-def refusal(bao: OpenBaoDevServer, mount: str, role: str, token: str) -> str:
-    """The error of a login that must fail (an AssertionError if it succeeds)."""
+def refused(bao: OpenBaoDevServer, mount: str, role: str, token: str) -> str | None:
+    """The error of a refused login, or None when the login succeeded."""
     try:
         login(bao, mount, role, token)
     except LoginRefused as exc:
-        return str(exc)
-    raise AssertionError(f"a login as {role} on {mount} succeeded but must be refused")
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def refusal(bao: OpenBaoDevServer, mount: str, role: str, token: str) -> str:
+    """The error of a login that must fail (an AssertionError if it succeeds)."""
+    error = refused(bao, mount, role, token)
+    if error is None:
+        raise AssertionError(f"a login as {role} on {mount} succeeded but must be refused")
+    return error
