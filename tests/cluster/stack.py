@@ -3,7 +3,7 @@
 - ``cluster_stack(...)`` points a stack's config at this test's cluster and OpenBao, with every workload
   namespace prefixed by the test's namespace (one session cluster, isolated tests).
 - ``rendered_objects(config)``: the Kubernetes objects the stack declares, as ``python -m planner --out``
-  renders them (the real CLI, in a subprocess).
+  renders them (the CLI's entry point, called in-process).
 - ``deploy(cluster, bao, config)``: what ``pulumi up`` would do to both servers: apply those objects to the
   API server, then configure OpenBao (auth mount, policies, roles) through hvac from the components' own
   pure builders. The engine tier (issue 9) replaces the body of this one function with ``pulumi up``.
@@ -11,10 +11,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
-import subprocess
-import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +35,7 @@ from components.vault_auth import (
     reviewer_token,
 )
 from components.workload_access import workload_policy
+from planner.__main__ import main as planner_main
 from planner.engine import PROJECT_ROOT
 from planner.stack_file import load_stack_config
 from tests.cluster.kube import Cluster, wait_until
@@ -77,7 +78,7 @@ def cluster_stack(
 ) -> dict[str, Any]:
     """``base`` aimed at this cluster and this OpenBao, each workload namespace ``N`` renamed ``<prefix>-N``."""
     config = copy.deepcopy(dict(base))
-    config["vault"] = {"address": vault_address, **({"caCert": vault_ca} if vault_ca else {})}
+    config["vault"] = {"address": vault_address, "caCert": vault_ca or config["vault"].get("caCert")}
     spec_cluster = dict(config["cluster"])
     spec_cluster.update(apiHost=cluster.server, caCert=cluster.ca_pem)
     spec_cluster.update(cluster_overrides)
@@ -105,12 +106,15 @@ def rendered_objects(config: Mapping[str, Any], policy_config: PolicyConfig = No
             policy_config = Path(tmp) / "policy.json"
         stack = Path(tmp) / "Pulumi.cluster-test.yaml"
         stack.write_text(yaml.safe_dump({"config": {PREFIX + k: v for k, v in config.items()}}))
-        argv = [sys.executable, "-m", "planner", "--config-file", str(stack), "--out", str(Path(tmp) / "out")]
+        argv = ["--config-file", str(stack), "--out", str(Path(tmp) / "out")]
         if policy_config is not None:
             argv += ["--policy-config", str(policy_config)]
-        done = subprocess.run(argv, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
-        if done.returncode != 0:
-            raise AssertionError(f"planner exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        # The CLI's own entry point, in-process (as `python -m planner ...`, without a second interpreter start).
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = planner_main(argv)
+        if code != 0:
+            raise AssertionError(f"planner exited {code}:\n{out.getvalue()[-3000:]}\n{err.getvalue()[-3000:]}")
         files = sorted((Path(tmp) / "out" / "kubernetes").glob("*.yaml"))
         return [yaml.safe_load(f.read_text()) for f in files]
 
