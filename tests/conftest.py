@@ -36,4 +36,4 @@ def project_root() -> Path:
 
 
 # The cluster tier's fixtures (a loopback control plane per run): usable from every test module.
-from tests.cluster.fixtures import cluster, cluster_bao, namespace  # noqa: E402, F401
+from tests.cluster.fixtures import cluster, cluster_bao, namespace, reviewer_cleanup  # noqa: E402, F401

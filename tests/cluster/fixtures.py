@@ -2,6 +2,7 @@
 
 - ``cluster`` (session): one loopback control plane per test run, started on first use, as a ``Cluster``.
 - ``namespace`` (function): a fresh namespace for one test (with its ``default`` ServiceAccount), deleted after.
+- ``reviewer_cleanup`` (function): removes reviewer-service-account mode's kube-system objects after a test.
 - ``cluster_bao`` (function): ``bao server -dev -dev-tls`` on loopback for a test that logs in against the cluster.
 
 A missing toolchain binary skips the cluster tests with the reason, and fails them under ``CI=true``.
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from components.vault_auth import REVIEWER_NAME
 from tests.cluster.control_plane import BINARIES, ControlPlane, find_binary, toolchain_bin
 from tests.cluster.kube import ApiException, Cluster
 from tests.cluster.openbao_tls import TlsOpenBaoDevServer
@@ -54,6 +56,22 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
     except ApiException as exc:  # pragma: no cover - cleanup only
         if exc.status != 404:
             raise
+
+
+@pytest.fixture
+def reviewer_cleanup(cluster: Cluster) -> Iterator[None]:
+    """Removes what reviewer-service-account mode creates in kube-system (one fixed name per cluster)."""
+    yield
+    for delete in (
+        lambda: cluster.core.delete_namespaced_secret(f"{REVIEWER_NAME}-token", "kube-system"),
+        lambda: cluster.core.delete_namespaced_service_account(REVIEWER_NAME, "kube-system"),
+        lambda: cluster.rbac.delete_cluster_role_binding(f"{REVIEWER_NAME}-kube-system-auth-delegator"),
+    ):
+        try:
+            delete()
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ logs in to OpenBao's kubernetes auth as the workload's role, and writes Secret `
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,15 @@ from tests.cluster.agents import AgentProcess, external_secrets_argv, module_dir
 from tests.cluster.fixtures import require_toolchain
 from tests.cluster.kube import Cluster, wait_until
 from tests.cluster.openbao_tls import TlsOpenBaoDevServer
-from tests.cluster.stack import DEV_STACK, cluster_stack, deploy, hvac_client, stack_config
+from tests.cluster.stack import (
+    ALLOW_REVIEWER_TOKEN,
+    DEV_STACK,
+    cluster_stack,
+    deploy,
+    ensure_crds,
+    hvac_client,
+    stack_config,
+)
 
 ESO_MODULE = "github.com/external-secrets/external-secrets"
 REFRESH = 10  # seconds: the shortest refreshInterval the stack allows
@@ -38,6 +45,7 @@ def controller_crds(cluster: Cluster) -> None:
 @pytest.fixture
 def external_secrets(cluster: Cluster) -> Iterator[AgentProcess]:
     binary = require_toolchain("external-secrets")["external-secrets"]
+    ensure_crds(cluster)  # the controller watches its kinds from the start
     controller_crds(cluster)
     with AgentProcess(
         "external-secrets", external_secrets_argv(binary), {"KUBECONFIG": str(cluster.kubeconfig)}
@@ -63,16 +71,25 @@ def test_the_stacks_external_secret_becomes_the_secret_and_follows_openbao(
     cluster_bao: TlsOpenBaoDevServer,
     namespace: str,
     external_secrets: AgentProcess,
-    tmp_path: Path,
+    reviewer_cleanup: None,
 ) -> None:
     base = stack_config(DEV_STACK)
     (myapp,) = [w for w in base["workloads"] if w["name"] == "myapp"]
     myapp["refreshInterval"] = f"{REFRESH}s"
-    config = cluster_stack(base, cluster, cluster_bao.address, namespace, vault_ca=cluster_bao.ca_pem)
+    # reviewer-service-account: ESO requests `vault`-only tokens (serviceAccountRef.audiences), which cannot
+    # authenticate their own TokenReview in client-jwt mode (test_vault_kubernetes_auth.py shows the 401).
+    config = cluster_stack(
+        base,
+        cluster,
+        cluster_bao.address,
+        namespace,
+        vault_ca=cluster_bao.ca_pem,
+        reviewer="reviewer-service-account",
+    )
     root = hvac_client(cluster_bao)
     root.secrets.kv.v2.create_or_update_secret("myapp", secret={"apikey": "first-value"}, mount_point="secret")
 
-    deployment = deploy(cluster, cluster_bao, config)
+    deployment = deploy(cluster, cluster_bao, config, ALLOW_REVIEWER_TOKEN)
     (store,) = deployment.objects_of("SecretStore")
     (external,) = deployment.objects_of("ExternalSecret")
     ns = external["metadata"]["namespace"]

@@ -8,14 +8,13 @@ real TokenReview by kube-apiserver.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import hvac.exceptions
 import pytest
 
 from components.vault_auth import REVIEWER_NAME
-from tests.cluster.kube import ApiException, Cluster, wait_until
+from tests.cluster.kube import Cluster, wait_until
 from tests.cluster.openbao_tls import TlsOpenBaoDevServer
 from tests.cluster.stack import (
     ALLOW_REVIEWER_TOKEN,
@@ -144,21 +143,6 @@ def test_client_jwt_reviews_need_the_auth_delegator_binding_the_stack_declares(
 
     cluster.apply(binding)
     wait_until(lambda: refused(cluster_bao, MOUNT, w["role"], token) is None, 20, "the login to work again")
-
-
-@pytest.fixture
-def reviewer_cleanup(cluster: Cluster) -> Iterator[None]:
-    yield
-    for delete in (
-        lambda: cluster.core.delete_namespaced_secret(f"{REVIEWER_NAME}-token", "kube-system"),
-        lambda: cluster.core.delete_namespaced_service_account(REVIEWER_NAME, "kube-system"),
-        lambda: cluster.rbac.delete_cluster_role_binding(f"{REVIEWER_NAME}-kube-system-auth-delegator"),
-    ):
-        try:
-            delete()
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
 
 
 def test_reviewer_service_account_mode_reviews_with_the_token_the_controller_filled(
