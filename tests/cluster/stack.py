@@ -98,25 +98,40 @@ PolicyConfig = Path | Mapping[str, Any] | None
 ALLOW_REVIEWER_TOKEN = {"vault-auth-no-long-lived-reviewer-token": {"allowLongLivedReviewerToken": True}}
 
 
+def _run_planner(config: Mapping[str, Any], policy_config: PolicyConfig, tmp: Path, *extra: str) -> str:
+    """``python -m planner --config-file <config> [--policy-config ...] EXTRA`` through the CLI's entry point,
+    in-process (no second interpreter start); its stdout."""
+    stack = tmp / "Pulumi.cluster-test.yaml"
+    stack.write_text(yaml.safe_dump({"config": {PREFIX + k: v for k, v in config.items()}}))
+    argv = ["--config-file", str(stack), *extra]
+    if isinstance(policy_config, Mapping):
+        (tmp / "policy.json").write_text(json.dumps(policy_config))
+        policy_config = tmp / "policy.json"
+    if policy_config is not None:
+        argv += ["--policy-config", str(policy_config)]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = planner_main(argv)
+    if code != 0:
+        raise AssertionError(f"planner exited {code}:\n{out.getvalue()[-3000:]}\n{err.getvalue()[-3000:]}")
+    return out.getvalue()
+
+
 def rendered_objects(config: Mapping[str, Any], policy_config: PolicyConfig = None) -> list[dict[str, Any]]:
     """The stack's Kubernetes objects as the offline planner writes them (``--out DIR``)."""
     with tempfile.TemporaryDirectory(prefix="vaultk8s-plan-") as tmp:
-        if isinstance(policy_config, Mapping):
-            (Path(tmp) / "policy.json").write_text(json.dumps(policy_config))
-            policy_config = Path(tmp) / "policy.json"
-        stack = Path(tmp) / "Pulumi.cluster-test.yaml"
-        stack.write_text(yaml.safe_dump({"config": {PREFIX + k: v for k, v in config.items()}}))
-        argv = ["--config-file", str(stack), "--out", str(Path(tmp) / "out")]
-        if policy_config is not None:
-            argv += ["--policy-config", str(policy_config)]
-        # The CLI's own entry point, in-process (as `python -m planner ...`, without a second interpreter start).
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = planner_main(argv)
-        if code != 0:
-            raise AssertionError(f"planner exited {code}:\n{out.getvalue()[-3000:]}\n{err.getvalue()[-3000:]}")
+        _run_planner(config, policy_config, Path(tmp), "--out", str(Path(tmp) / "out"))
         files = sorted((Path(tmp) / "out" / "kubernetes").glob("*.yaml"))
         return [yaml.safe_load(f.read_text()) for f in files]
+
+
+def stack_outputs(config: Mapping[str, Any], policy_config: PolicyConfig = None) -> dict[str, Any]:
+    """The stack's outputs (``podAnnotations``, ``podVolumes``, ...) as the planner's JSON shows them.
+
+    Swap point for the engine: ``pulumi stack output --json``.
+    """
+    with tempfile.TemporaryDirectory(prefix="vaultk8s-plan-") as tmp:
+        return dict(json.loads(_run_planner(config, policy_config, Path(tmp), "--format", "json"))["outputs"])
 
 
 def crd_documents() -> list[dict[str, Any]]:
