@@ -25,6 +25,8 @@ import hvac
 import yaml
 
 from components.args import AuthMethod, ReviewerMode
+from components.database_secrets import connection_inputs, static_role_inputs
+from components.database_secrets import role_inputs as database_role_inputs
 from components.spec import from_config, validate_platform
 from components.vault_auth import (
     REVIEWER_NAME,
@@ -208,7 +210,8 @@ def _apply_order(obj: Mapping[str, Any]) -> int:
 
 
 def configure_vault(cluster: Cluster, client: hvac.Client, config: Mapping[str, Any]) -> None:
-    """The stack's auth mount, its config, and each workload's policy and role, written as the provider would."""
+    """The stack's auth mount, its config, each workload's policy and role, and its database engines (connection,
+    dynamic and static roles), written as the provider would. KV values are the tests' own."""
     spec = validate_platform(from_config(config))
     auth = spec.cluster
     mount = auth.auth_mount
@@ -224,6 +227,19 @@ def configure_vault(cluster: Cluster, client: hvac.Client, config: Mapping[str, 
         inputs = jwt_auth_inputs(issuer, auth.ca_cert, auth.jwt_validation_pubkeys)
         inputs.pop("type")
         client.write_data(f"auth/{mount}/config", data=inputs)
+    for i, db in enumerate(spec.databases):
+        client.sys.enable_secrets_engine("database", path=db.mount)
+        connection = connection_inputs(db)
+        # The plugin block (components.database_secrets.plugin_block) as the provider sends it: the password unwrapped.
+        block = {"connection_url": db.connection_url, "username": db.username}
+        block["password"] = config["databases"][i]["password"]
+        client.write_data(f"{db.mount}/config/{connection.pop('name')}", data={**connection, **block})
+        for role in db.roles:
+            inputs = database_role_inputs(db, role)
+            client.write_data(f"{db.mount}/roles/{inputs.pop('name')}", data=inputs)
+        for static in db.static_roles:
+            inputs = static_role_inputs(db, static)
+            client.write_data(f"{db.mount}/static-roles/{inputs.pop('name')}", data=inputs)
     # Audit devices are left out: OpenBao creates them only from its server configuration (README).
     role_inputs = kubernetes_role_inputs if auth.auth_method is AuthMethod.KUBERNETES else jwt_role_inputs
     for workload in spec.workloads:

@@ -7,9 +7,11 @@ logs in to OpenBao's kubernetes auth as the workload's role, and writes Secret `
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
 
@@ -20,12 +22,15 @@ from tests.cluster.openbao_tls import TlsOpenBaoDevServer
 from tests.cluster.stack import (
     ALLOW_REVIEWER_TOKEN,
     DEV_STACK,
+    FULL_POLICY_CONFIG,
+    FULL_STACK,
     cluster_stack,
     deploy,
     ensure_crds,
     hvac_client,
     stack_config,
 )
+from tests.live.postgres import PostgresServer, require_postgres
 
 ESO_MODULE = "github.com/external-secrets/external-secrets"
 REFRESH = 10  # seconds: the shortest refreshInterval the stack allows
@@ -116,3 +121,58 @@ def test_the_stacks_external_secret_becomes_the_secret_and_follows_openbao(
         f"the Secret to follow OpenBao within the refresh interval ({REFRESH}s)",
     )
     assert external_secrets.running(), tail()
+
+
+def test_the_full_examples_vault_dynamic_secret_becomes_postgresql_credentials_that_log_in(
+    cluster: Cluster,
+    cluster_bao: TlsOpenBaoDevServer,
+    namespace: str,
+    external_secrets: AgentProcess,
+    reviewer_cleanup: None,
+) -> None:
+    with PostgresServer(require_postgres()) as pg:
+        pg.psql("CREATE ROLE reporting WITH LOGIN PASSWORD 'initial-reporting-password'")  # the static role's user
+        base = stack_config(FULL_STACK)
+        (database,) = base["databases"]
+        database.update(connectionUrl=pg.connection_url, username="postgres", password=pg.admin_password)
+        database["rotateRoot"] = False  # the test keeps the admin password to check the created user
+        config = cluster_stack(
+            base,
+            cluster,
+            cluster_bao.address,
+            namespace,
+            vault_ca=cluster_bao.ca_pem,
+            reviewer="reviewer-service-account",
+        )
+        root = hvac_client(cluster_bao)
+        root.sys.enable_secrets_engine("kv", path="apps", options={"version": "2"})
+        orders_value = {"apikey": "orders-api-key", "webhook-token": "orders-webhook"}
+        root.secrets.kv.v2.create_or_update_secret("shop/orders", secret=orders_value, mount_point="apps")
+        policy = {**json.loads(FULL_POLICY_CONFIG.read_text()), **ALLOW_REVIEWER_TOKEN}
+        deployment = deploy(cluster, cluster_bao, config, policy)
+
+        (generator,) = deployment.objects_of("VaultDynamicSecret")
+        (dynamic,) = [e for e in deployment.objects_of("ExternalSecret") if "dataFrom" in e["spec"]]
+        assert dynamic["spec"]["dataFrom"][0]["sourceRef"]["generatorRef"]["name"] == generator["metadata"]["name"]
+        ns, name = dynamic["metadata"]["namespace"], dynamic["spec"]["target"]["name"]
+
+        def credentials() -> dict[str, str] | None:
+            try:
+                data = cluster.secret_data(ns, name)
+            except Exception:
+                return None
+            return data if {"username", "password"} <= set(data) else None
+
+        try:
+            creds = wait_until(credentials, 90, f"Secret {name} from the VaultDynamicSecret generator")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n--- external-secrets log ---\n{external_secrets.log_tail()}") from None
+        # A user Vault created for this lease (not the admin, not the static user), and it logs in.
+        assert creds["username"].startswith("v-") and creds["username"] not in ("postgres", "reporting")
+        with psycopg.connect(
+            host="127.0.0.1", port=pg.port, dbname="postgres", user=creds["username"], password=creds["password"]
+        ) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (creds["username"],)
+        # The other ExternalSecret of the workload (KV) arrived too.
+        (kv,) = [e for e in deployment.objects_of("ExternalSecret") if "data" in e["spec"]]
+        assert cluster.secret_data(ns, kv["spec"]["target"]["name"]) == {"apikey": "orders-api-key"}
