@@ -234,8 +234,8 @@ def configure_vault(cluster: Cluster, client: hvac.Client, config: Mapping[str, 
         block = {"connection_url": db.connection_url, "username": db.username}
         block["password"] = config["databases"][i]["password"]
         client.write_data(f"{db.mount}/config/{connection.pop('name')}", data={**connection, **block})
-        for role in db.roles:
-            inputs = database_role_inputs(db, role)
+        for dynamic in db.roles:
+            inputs = database_role_inputs(db, dynamic)
             client.write_data(f"{db.mount}/roles/{inputs.pop('name')}", data=inputs)
         for static in db.static_roles:
             inputs = static_role_inputs(db, static)

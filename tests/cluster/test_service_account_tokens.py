@@ -77,37 +77,31 @@ def test_the_api_server_refuses_tokens_it_would_not_issue(cluster: Cluster, name
     assert cluster.review(f"{head}.{body}.{sig[::-1]}", audiences=["vault"]).authenticated is not True
 
 
-def test_a_deleted_service_accounts_token_stops_working(cluster: Cluster, namespace: str) -> None:
+def test_a_token_stops_working_with_its_account_or_its_bound_object(cluster: Cluster, namespace: str) -> None:
     cluster.service_account(namespace, "app")
-    token = cluster.token(namespace, "app")
-    assert cluster.review(token, audiences=["vault"]).authenticated is True
+    cluster.service_account(namespace, "pod-like")
+    anchor = cluster.core.create_namespaced_secret(namespace, {"metadata": {"name": "anchor"}})
+    account_token = cluster.token(namespace, "app")
+    bound_token = cluster.token(
+        namespace,
+        "pod-like",
+        bound_to={"apiVersion": "v1", "kind": "Secret", "name": "anchor", "uid": anchor.metadata.uid},
+    )
+    for token in (account_token, bound_token):
+        assert cluster.review(token, audiences=["vault"]).authenticated is True
 
     cluster.delete_service_account(namespace, "app")
-    wait_until(
-        lambda: cluster.review(token, audiences=["vault"]).authenticated is not True,
-        # kube-apiserver caches a successful token authentication for 10 s.
-        20,
-        "the API server to refuse the deleted account's token",
-    )
+    cluster.core.delete_namespaced_secret("anchor", namespace)
+    for token, what in ((account_token, "a deleted account"), (bound_token, "a deleted bound object")):
+        wait_until(
+            lambda t=token: cluster.review(t, audiences=["vault"]).authenticated is not True,  # type: ignore[misc]
+            # kube-apiserver caches a successful token authentication for 10 s.
+            20,
+            f"the API server to refuse the token of {what}",
+        )
     # A new account of the same name is another identity: the old token stays refused.
     cluster.service_account(namespace, "app")
-    assert cluster.review(token, audiences=["vault"]).authenticated is not True
-
-
-def test_a_token_bound_to_a_secret_dies_with_it(cluster: Cluster, namespace: str) -> None:
-    cluster.service_account(namespace, "app")
-    secret = cluster.core.create_namespaced_secret(namespace, {"metadata": {"name": "anchor"}})
-    token = cluster.token(
-        namespace, "app", bound_to={"apiVersion": "v1", "kind": "Secret", "name": "anchor", "uid": secret.metadata.uid}
-    )
-    assert cluster.review(token, audiences=["vault"]).authenticated is True
-    cluster.core.delete_namespaced_secret("anchor", namespace)
-    wait_until(
-        lambda: cluster.review(token, audiences=["vault"]).authenticated is not True,
-        # kube-apiserver caches a successful token authentication for 10 s.
-        20,
-        "the API server to refuse a token whose bound object is gone",
-    )
+    assert cluster.review(account_token, audiences=["vault"]).authenticated is not True
 
 
 def test_the_controller_manager_fills_service_account_token_secrets(cluster: Cluster, namespace: str) -> None:
