@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -72,7 +73,12 @@ def pinned_version(tool: str, module: str) -> str:
 
 def module_dir(tool: str, module: str) -> Path:
     """The pinned module's directory in the Go module cache (the toolchain build downloaded it)."""
-    gomodcache = os.environ.get("GOMODCACHE") or str(Path(os.environ.get("GOPATH") or Path.home() / "go") / "pkg/mod")
+    gomodcache = os.environ.get("GOMODCACHE", "")
+    if not gomodcache and shutil.which("go"):
+        gomodcache = subprocess.run(
+            ["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    gomodcache = gomodcache or str(Path.home() / "go" / "pkg" / "mod")
     escaped = "".join(f"!{c.lower()}" if c.isupper() else c for c in module)
     return Path(gomodcache) / f"{escaped}@{pinned_version(tool, module)}"
 

@@ -119,6 +119,16 @@ class Cluster:
         """
         return self.token(namespace, service_account, audiences=[audience, self.api_audience])
 
+    def review_as(self, bearer: str, token: str, audiences: Sequence[str]) -> Any:
+        """TokenReview authenticated by ``bearer`` (as Vault sends it in client-jwt mode: bearer = the token)."""
+        configuration = kubernetes.client.Configuration()
+        configuration.host = self.server
+        configuration.ssl_ca_cert = str(self.control_plane.ca.cert)
+        configuration.api_key = {"authorization": f"Bearer {bearer}"}
+        with ApiClient(configuration) as client:
+            spec = {"token": token, "audiences": list(audiences)}
+            return kubernetes.client.AuthenticationV1Api(client).create_token_review({"spec": spec}).status
+
     def review(self, token: str, audiences: Sequence[str] | None = None) -> Any:
         """TokenReview as the admin; returns the review's status."""
         spec: dict[str, Any] = {"token": token}
