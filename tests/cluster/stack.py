@@ -43,6 +43,7 @@ from planner.stack_file import load_stack_config
 from tests.cluster.kube import Cluster, wait_until
 from tests.cluster.openbao_tls import TlsOpenBaoDevServer
 from tests.live.openbao import OpenBaoDevServer
+from tests.live.postgres import PostgresServer
 
 __all__ = [
     "ALLOW_REVIEWER_TOKEN",
@@ -51,6 +52,7 @@ __all__ = [
     "cluster_stack",
     "deploy",
     "ensure_crds",
+    "full_stack",
     "hvac_client",
     "rendered_objects",
     "stack_config",
@@ -117,6 +119,19 @@ def _run_planner(config: Mapping[str, Any], policy_config: PolicyConfig, tmp: Pa
     if code != 0:
         raise AssertionError(f"planner exited {code}:\n{out.getvalue()[-3000:]}\n{err.getvalue()[-3000:]}")
     return out.getvalue()
+
+
+def full_stack(
+    cluster: Cluster, bao: TlsOpenBaoDevServer, prefix: str, pg: PostgresServer, **cluster_overrides: Any
+) -> dict[str, Any]:
+    """``examples/Pulumi.full.yaml`` aimed at this cluster, this OpenBao and a live PostgreSQL (admin login kept:
+    no rotateRoot, so a test can look at the users Vault creates). Creates the static role's user."""
+    pg.psql("CREATE ROLE reporting WITH LOGIN PASSWORD 'initial-reporting-password'")
+    base = stack_config(FULL_STACK)
+    (database,) = base["databases"]
+    database.update(connectionUrl=pg.connection_url, username="postgres", password=pg.admin_password)
+    database["rotateRoot"] = False
+    return cluster_stack(base, cluster, bao.address, prefix, vault_ca=bao.ca_pem, **cluster_overrides)
 
 
 def rendered_objects(config: Mapping[str, Any], policy_config: PolicyConfig = None) -> list[dict[str, Any]]:

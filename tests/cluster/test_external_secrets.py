@@ -23,10 +23,10 @@ from tests.cluster.stack import (
     ALLOW_REVIEWER_TOKEN,
     DEV_STACK,
     FULL_POLICY_CONFIG,
-    FULL_STACK,
     cluster_stack,
     deploy,
     ensure_crds,
+    full_stack,
     hvac_client,
     stack_config,
 )
@@ -131,19 +131,7 @@ def test_the_full_examples_vault_dynamic_secret_becomes_postgresql_credentials_t
     reviewer_cleanup: None,
 ) -> None:
     with PostgresServer(require_postgres()) as pg:
-        pg.psql("CREATE ROLE reporting WITH LOGIN PASSWORD 'initial-reporting-password'")  # the static role's user
-        base = stack_config(FULL_STACK)
-        (database,) = base["databases"]
-        database.update(connectionUrl=pg.connection_url, username="postgres", password=pg.admin_password)
-        database["rotateRoot"] = False  # the test keeps the admin password to check the created user
-        config = cluster_stack(
-            base,
-            cluster,
-            cluster_bao.address,
-            namespace,
-            vault_ca=cluster_bao.ca_pem,
-            reviewer="reviewer-service-account",
-        )
+        config = full_stack(cluster, cluster_bao, namespace, pg, reviewer="reviewer-service-account")
         root = hvac_client(cluster_bao)
         root.sys.enable_secrets_engine("kv", path="apps", options={"version": "2"})
         orders_value = {"apikey": "orders-api-key", "webhook-token": "orders-webhook"}
@@ -175,4 +163,6 @@ def test_the_full_examples_vault_dynamic_secret_becomes_postgresql_credentials_t
             assert conn.execute("SELECT current_user").fetchone() == (creds["username"],)
         # The other ExternalSecret of the workload (KV) arrived too.
         (kv,) = [e for e in deployment.objects_of("ExternalSecret") if "data" in e["spec"]]
-        assert cluster.secret_data(ns, kv["spec"]["target"]["name"]) == {"apikey": "orders-api-key"}
+        kv_name = kv["spec"]["target"]["name"]
+        wait_until(lambda: secret_value(cluster, ns, kv_name, "apikey") == "orders-api-key", 60, f"Secret {kv_name}")
+        assert cluster.secret_data(ns, kv_name) == {"apikey": "orders-api-key"}

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
 
@@ -33,17 +35,26 @@ from tests.cluster.stack import (
     ALLOW_REVIEWER_TOKEN,
     DEV_STACK,
     FULL_POLICY_CONFIG,
-    FULL_STACK,
     cluster_stack,
     deploy,
+    full_stack,
     hvac_client,
     stack_config,
     stack_outputs,
 )
 from tests.cluster.vault_login import login, refusal, refused
 from tests.live.openbao import require_bao
+from tests.live.postgres import PostgresServer, require_postgres
 
 PREFIX = "vault.hashicorp.com/"
+
+
+@pytest.fixture
+def postgres() -> Iterator[PostgresServer]:
+    with PostgresServer(require_postgres()) as pg:
+        yield pg
+
+
 WEBHOOK_TOKEN = "webhook-token-from-openbao"
 
 
@@ -54,11 +65,11 @@ def annotation(annotations: dict[str, str], name: str) -> str:
 def agent_config(bao: TlsOpenBaoDevServer, annotations: dict[str, str], token_file: Path, out: Path) -> dict[str, Any]:
     """OpenBao Agent's configuration from the annotations, as the injector writes it: kubernetes auto-auth on
     ``auth-path`` as ``role`` with the token volume's file, one template per ``agent-inject-template-<name>``
-    rendered to ``<secrets dir>/<name>``. Database templates are left out (no database here)."""
+    rendered to ``<secrets dir>/<name>``."""
     templates = []
     for key, text in annotations.items():
         name = key.removeprefix(PREFIX + "agent-inject-template-")
-        if name != key and not annotations[PREFIX + "agent-inject-secret-" + name].startswith("database/"):
+        if name != key:
             templates.append({"destination": str(out / name), "contents": text})
     return {
         "vault": {"address": bao.address, "ca_cert": str(bao.ca_file)},
@@ -81,17 +92,12 @@ def test_a_pod_with_the_injector_annotations_gets_its_secret_through_openbao_age
     cluster_bao: TlsOpenBaoDevServer,
     namespace: str,
     reviewer_cleanup: None,
+    postgres: PostgresServer,
     tmp_path: Path,
 ) -> None:
     policy = {**json.loads(FULL_POLICY_CONFIG.read_text()), **ALLOW_REVIEWER_TOKEN}
-    config = cluster_stack(
-        stack_config(FULL_STACK),
-        cluster,
-        cluster_bao.address,
-        namespace,
-        vault_ca=cluster_bao.ca_pem,
-        reviewer="reviewer-service-account",
-    )
+    pg = postgres
+    config = full_stack(cluster, cluster_bao, namespace, pg, reviewer="reviewer-service-account")
     root = hvac_client(cluster_bao)
     root.sys.enable_secrets_engine("kv", path="apps", options={"version": "2"})
     root.secrets.kv.v2.create_or_update_secret(
@@ -152,6 +158,14 @@ def test_a_pod_with_the_injector_annotations_gets_its_secret_through_openbao_age
     )
     assert agent.returncode == 0, agent.stdout[-3000:] + agent.stderr[-3000:]
     assert (secrets_dir / "webhook-token").read_text() == WEBHOOK_TOKEN
+    # The database template: a dotenv file with a user Vault created for this lease, and it logs in.
+    lines = (secrets_dir / "billing-db").read_text().splitlines()
+    creds = dict(line.split("=", 1) for line in lines)
+    assert set(creds) == {"username", "password"} and creds["username"].startswith("v-")
+    with psycopg.connect(
+        host="127.0.0.1", port=pg.port, dbname="postgres", user=creds["username"], password=creds["password"]
+    ) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (creds["username"],)
 
     cluster.core.delete_namespaced_pod("billing", ns, grace_period_seconds=0)
     wait_until(
