@@ -4,9 +4,13 @@
   namespace prefixed by the test's namespace (one session cluster, isolated tests).
 - ``rendered_objects(config)``: the Kubernetes objects the stack declares, as ``python -m planner --out``
   renders them (the CLI's entry point, called in-process).
+- ``stack_outputs(config)``: the stack's outputs (``podAnnotations``, ``podVolumes``) from the planner's JSON.
 - ``deploy(cluster, bao, config)``: what ``pulumi up`` would do to both servers: apply those objects to the
-  API server, then configure OpenBao (auth mount, policies, roles) through hvac from the components' own
-  pure builders. The engine tier (issue 9) replaces the body of this one function with ``pulumi up``.
+  API server, then configure OpenBao (auth mount, policies, roles, database engines) through hvac from the
+  components' own pure builders.
+
+Swap points for the engine tier (issue 9): ``deploy`` becomes ``pulumi up`` of the same config (and returns
+what the engine created), ``stack_outputs`` becomes ``pulumi stack output --json``; the tests stay as they are.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ __all__ = [
     "hvac_client",
     "rendered_objects",
     "stack_config",
+    "stack_outputs",
 ]
 
 PREFIX = "secrets-platform:"
