@@ -33,3 +33,7 @@ def dev_capture() -> Capture:
 @pytest.fixture
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+# The cluster tier's fixtures (a loopback control plane per run): usable from every test module.
+from tests.cluster.fixtures import cluster, cluster_bao, namespace, reviewer_cleanup  # noqa: E402, F401

@@ -15,10 +15,10 @@ import pytest
 
 from planner.access import workload_access
 from planner.engine import Capture
+from tests.cluster.kube import Cluster
 from tests.conftest import dev_config, plan
 from tests.live.jwt_issuer import ServiceAccountIssuer
 from tests.live.openbao import OpenBaoDevServer, VaultClient, VaultError, require_bao
-from tests.live.tokenreview import TokenReviewServer
 from tests.live.vault_apply import apply_vault_resources
 
 # Values written with the root token; each workload must see only its own.
@@ -47,9 +47,28 @@ def with_file_audit(config: dict[str, Any], log: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-def apiserver() -> Iterator[TokenReviewServer]:
-    with TokenReviewServer() as stub:
-        yield stub
+def cluster_identities(cluster: Cluster) -> Iterator[Cluster]:
+    """The dev stack's namespaces and service accounts, and the impostors', in the test cluster.
+
+    Every service account here may create TokenReviews (client-jwt mode reviews each token with itself), so a
+    refused impostor is refused by the role's bindings, not by a forbidden review.
+    """
+    accounts = {(ns, sa) for ns, sa, _, _ in WORKLOADS.values()} | {
+        ("elsewhere", sa) for _, sa, _, _ in WORKLOADS.values()
+    }
+    for ns in sorted({ns for ns, _ in accounts}):
+        cluster.namespace(ns)
+    for ns, sa in sorted(accounts):
+        cluster.service_account(ns, sa)
+    cluster.bind_cluster_role(
+        "identity-test-auth-delegator",
+        "system:auth-delegator",
+        [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:serviceaccounts"}],
+    )
+    yield cluster
+    cluster.unbind_cluster_role("identity-test-auth-delegator")
+    for ns in sorted({ns for ns, _ in accounts}):
+        cluster.core.delete_namespace(ns)
 
 
 def deploy(root: VaultClient, capture: Capture) -> list[str]:
@@ -94,13 +113,13 @@ def assert_least_privilege(root: VaultClient, mount: str, mint: Any) -> None:
 
 
 def test_kubernetes_auth_least_privilege_on_a_live_server(
-    bao: OpenBaoDevServer, apiserver: TokenReviewServer, tmp_path: Path
+    bao: OpenBaoDevServer, cluster_identities: Cluster, tmp_path: Path
 ) -> None:
+    cluster = cluster_identities
     audit_log = tmp_path / "audit.log"
     config = with_file_audit(dev_config(), audit_log)
-    cluster = config["secrets-platform:cluster"]
-    # The stand-in API server: plain HTTP on loopback, with the CA OpenBao insists on.
-    cluster.update(apiHost=apiserver.url, caCert=apiserver.ca_pem)
+    # The real API server on loopback: OpenBao sends each login's TokenReview to it.
+    config["secrets-platform:cluster"].update(apiHost=cluster.server, caCert=cluster.ca_pem)
     capture = plan(config)
     root = bao.client()
 
@@ -120,13 +139,12 @@ def test_kubernetes_auth_least_privilege_on_a_live_server(
     for view in workload_access(capture):
         assert root.read(f"auth/kubernetes/role/{view.role}")["data"]["token_policies"] == view.policies
 
-    assert_least_privilege(root, "kubernetes", lambda ns, sa: apiserver.issue_token(ns, sa, ["vault"]))
+    # client-jwt: each token also authenticates its own review, so it carries the API server's audience too.
+    assert_least_privilege(root, "kubernetes", cluster.client_jwt_token)
 
-    # The audience is bound: a token minted for another audience is refused.
+    # The audience is bound: a token requested for the API server's own audience is refused.
     with pytest.raises(VaultError):
-        root.login("kubernetes", "my-role", apiserver.issue_token("myapp", "myapp", ["https://kubernetes.default.svc"]))
-    # And every login really went through TokenReview with the workload's own token (client-jwt mode).
-    assert apiserver.reviews() and all(r.bearer == r.reviewed_token for r in apiserver.reviews())
+        root.login("kubernetes", "my-role", cluster.token("myapp", "myapp", audiences=[cluster.issuer]))
 
     # The audit device saw every request, and HMAC'd every secret it carried.
     audit = audit_log.read_text()

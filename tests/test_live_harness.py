@@ -7,13 +7,11 @@ import os
 import subprocess
 import sys
 import textwrap
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
+from tests.cluster.kube import Cluster, wait_until
 from tests.live import openbao
 from tests.live.jwt_issuer import ServiceAccountIssuer
 from tests.live.openbao import (
@@ -23,7 +21,6 @@ from tests.live.openbao import (
     VaultError,
     require_bao,
 )
-from tests.live.tokenreview import TOKENREVIEW_PATH, TokenReviewServer
 from tests.live.vault_apply import Resource, UnsupportedResource, apply_vault_resources
 
 SECRET = {"password": "s3cr3t-value"}
@@ -41,9 +38,22 @@ def root(bao: OpenBaoDevServer) -> VaultClient:
 
 
 @pytest.fixture
-def k8s() -> Iterator[TokenReviewServer]:
-    with TokenReviewServer() as stub:
-        yield stub
+def reviewer(cluster: Cluster, namespace: str) -> Iterator[str]:
+    """A reviewer service account allowed to create TokenReviews; yields the token the controller filled in."""
+    cluster.service_account(namespace, "reviewer")
+    binding = f"{namespace}-reviewer-auth-delegator"
+    cluster.bind_cluster_role(
+        binding, "system:auth-delegator", [{"kind": "ServiceAccount", "name": "reviewer", "namespace": namespace}]
+    )
+    cluster.core.create_namespaced_secret(
+        namespace,
+        {
+            "metadata": {"name": "reviewer-token", "annotations": {"kubernetes.io/service-account.name": "reviewer"}},
+            "type": "kubernetes.io/service-account-token",
+        },
+    )
+    yield wait_until(lambda: cluster.secret_data(namespace, "reviewer-token").get("token"), 30, "the reviewer token")
+    cluster.unbind_cluster_role(binding)
 
 
 def _alias_names(root: VaultClient, entity_id: str) -> list[str]:
@@ -53,77 +63,6 @@ def _alias_names(root: VaultClient, entity_id: str) -> list[str]:
 
 def _read_policy(name: str) -> str:
     return f'path "secret/data/{name}" {{ capabilities = ["read"] }}\n'
-
-
-# -- (a) kubernetes auth through the TokenReview stub -------------------------------------
-
-
-def test_kubernetes_auth_via_tokenreview_stub(bao: OpenBaoDevServer, root: VaultClient, k8s: TokenReviewServer) -> None:
-    resources = [  # deliberately out of dependency order
-        Resource(
-            "vault:kubernetes/authBackendRole:AuthBackendRole",
-            "role",
-            {
-                "backend": "kubernetes",
-                "roleName": "app",
-                "boundServiceAccountNames": ["sa1"],
-                "boundServiceAccountNamespaces": ["ns1"],
-                "audience": "vault",
-                "aliasNameSource": "serviceaccount_uid",
-                "tokenPolicies": ["k8s-read-a"],
-                "tokenTtl": 300.0,  # the engine delivers every number as a float
-            },
-        ),
-        Resource("vault:index/policy:Policy", "policy", {"name": "k8s-read-a", "policy": _read_policy("a")}),
-        Resource(
-            "vault:kubernetes/authBackendConfig:AuthBackendConfig",
-            "config",
-            {
-                "backend": "kubernetes",
-                "kubernetesHost": k8s.url,
-                "kubernetesCaCert": k8s.ca_pem,
-                "disableLocalCaJwt": True,
-            },
-        ),
-        Resource("vault:index/authBackend:AuthBackend", "mount", {"type": "kubernetes"}),
-        Resource("kubernetes:core/v1:ServiceAccount", "ignored", {"metadata": {"name": "sa1"}}),
-    ]
-    written = apply_vault_resources(root, resources)
-    assert written == [
-        "sys/auth/kubernetes",
-        "auth/kubernetes/config",
-        "sys/policies/acl/k8s-read-a",
-        "auth/kubernetes/role/app",
-    ]
-    root.write("secret/data/a", {"data": SECRET})
-
-    jwt = k8s.issue_token("ns1", "sa1", ["vault"])
-    token = root.login("kubernetes", "app", jwt)
-    assert root.read("secret/data/a", token=token)["data"]["data"] == SECRET
-    assert "k8s-read-a" in root.lookup_self(token=token)["data"]["policies"]
-    with pytest.raises(VaultError) as denied:
-        root.read("secret/data/b", token=token)
-    assert denied.value.status == 403
-
-    (review,) = k8s.reviews()
-    # client-JWT mode: OpenBao authenticates the review with the login JWT itself.
-    assert review.has_authorization and review.bearer == jwt
-    assert review.reviewed_token == jwt
-    assert review.requested_audiences == ["vault"]
-    # aliasNameSource=serviceaccount_uid: the entity alias is the service account uid.
-    uid = k8s.tokens[jwt].uid
-    entity_id = bao.client(token).lookup_self()["data"]["entity_id"]
-    assert _alias_names(root, entity_id) == [uid]
-
-    with pytest.raises(VaultError) as wrong_sa:
-        root.login("kubernetes", "app", k8s.issue_token("ns1", "sa2", ["vault"]))
-    assert wrong_sa.value.status == 403
-
-    # The stub is really consulted: once it stops vouching for the token, login fails.
-    k8s.forget(jwt)
-    with pytest.raises(VaultError) as revoked:
-        root.login("kubernetes", "app", jwt)
-    assert revoked.value.status == 403
 
 
 # -- (b) JWT auth with a local issuer ---------------------------------------------------
@@ -209,6 +148,7 @@ _CAPTURE_PROGRAM = textwrap.dedent(
     from pulumi.runtime import Mocks, set_mocks
 
     live = json.loads(os.environ["LIVE"])
+    ns = live["namespace"]
     captured = []
 
     class Capture(Mocks):
@@ -228,19 +168,19 @@ _CAPTURE_PROGRAM = textwrap.dedent(
                           tune=vault.AuthBackendTuneArgs(default_lease_ttl="1h", listing_visibility="unauth"))
         vault.kubernetes.AuthBackendConfig("k8s-config", backend="k8s-all", kubernetes_host=live["k8s_url"],
                                            kubernetes_ca_cert=live["ca_pem"], disable_local_ca_jwt=True,
-                                           token_reviewer_jwt="reviewer-jwt", issuer=live["issuer"],
+                                           token_reviewer_jwt=live["reviewer"], issuer=live["issuer"],
                                            disable_iss_validation=False, pem_keys=[live["pubkey"]])
         vault.kubernetes.AuthBackendRole("k8s-role", backend="k8s-all", role_name="app",
                                          bound_service_account_names=["sa1"],
-                                         bound_service_account_namespaces=["ns1"], audience="vault",
+                                         bound_service_account_namespaces=[ns], audience="vault",
                                          alias_name_source="serviceaccount_uid", token_policies=["all-read"],
                                          token_ttl=300, token_max_ttl=600, token_type="service")
         vault.jwt.AuthBackend("jwt", path="jwt-all", type="jwt", bound_issuer=live["issuer"],
                               jwt_validation_pubkeys=[live["pubkey"]], jwt_supported_algs=["RS256"])
         vault.jwt.AuthBackendRole("jwt-role", backend="jwt-all", role_name="app", role_type="jwt",
-                                  bound_audiences=["vault"], bound_subject="system:serviceaccount:ns1:sa1",
+                                  bound_audiences=["vault"], bound_subject=f"system:serviceaccount:{ns}:sa1",
                                   user_claim="/kubernetes.io/serviceaccount/uid", user_claim_json_pointer=True,
-                                  bound_claims={"/kubernetes.io/namespace": "ns1"}, token_policies=["all-read"],
+                                  bound_claims={"/kubernetes.io/namespace": ns}, token_policies=["all-read"],
                                   token_ttl=300, token_max_ttl=600, clock_skew_leeway=5)
         vault.Policy("policy", name="all-read", policy='path "kv-all/data/*" { capabilities = ["read"] }')
         vault.Mount("kv", path="kv-all", type="kv", options={"version": "2"}, description="kv",
@@ -259,8 +199,17 @@ _CAPTURE_PROGRAM = textwrap.dedent(
 )
 
 
-def test_all_supported_types_from_mock_engine(root: VaultClient, k8s: TokenReviewServer) -> None:
-    live = {"k8s_url": k8s.url, "ca_pem": k8s.ca_pem, "issuer": k8s.issuer, "pubkey": k8s.public_key_pem}
+def test_all_supported_types_from_mock_engine(
+    root: VaultClient, cluster: Cluster, namespace: str, reviewer: str
+) -> None:
+    live = {
+        "k8s_url": cluster.server,
+        "ca_pem": cluster.ca_pem,
+        "issuer": cluster.issuer,
+        "pubkey": cluster.service_account_public_key_pem,
+        "reviewer": reviewer,
+        "namespace": namespace,
+    }
     proc = subprocess.run(  # a subprocess keeps the SDK's global mock state out of this session
         [sys.executable, "-c", _CAPTURE_PROGRAM],
         env={**os.environ, "LIVE": json.dumps(live)},
@@ -293,14 +242,14 @@ def test_all_supported_types_from_mock_engine(root: VaultClient, k8s: TokenRevie
     assert (tune["default_lease_ttl"], tune["listing_visibility"], tune["description"]) == (3600, "unauth", "all types")
     k8s_config = root.read("auth/k8s-all/config")["data"]
     assert k8s_config["token_reviewer_jwt_set"] is True  # the secret arrived unwrapped
-    assert k8s_config["pem_keys"] == [k8s.public_key_pem.strip()]  # OpenBao trims PEMs
-    assert (k8s_config["issuer"], k8s_config["disable_iss_validation"]) == (k8s.issuer, False)
+    assert k8s_config["pem_keys"] == [cluster.service_account_public_key_pem.strip()]  # OpenBao trims PEMs
+    assert (k8s_config["issuer"], k8s_config["disable_iss_validation"]) == (cluster.issuer, False)
     k8s_role = root.read("auth/k8s-all/role/app")["data"]
     assert (k8s_role["token_ttl"], k8s_role["token_max_ttl"], k8s_role["token_type"]) == (300, 600, "service")
     jwt_config = root.read("auth/jwt-all/config")["data"]
-    assert (jwt_config["bound_issuer"], jwt_config["jwt_supported_algs"]) == (k8s.issuer, ["RS256"])
+    assert (jwt_config["bound_issuer"], jwt_config["jwt_supported_algs"]) == (cluster.issuer, ["RS256"])
     jwt_role = root.read("auth/jwt-all/role/app")["data"]
-    assert jwt_role["bound_claims"] == {"/kubernetes.io/namespace": "ns1"}
+    assert jwt_role["bound_claims"] == {"/kubernetes.io/namespace": namespace}
     assert (jwt_role["clock_skew_leeway"], jwt_role["user_claim_json_pointer"]) == (5, True)
     mount = root.read("sys/mounts/kv-all")["data"]
     assert (mount["options"], mount["config"]["default_lease_ttl"], mount["config"]["max_lease_ttl"]) == (
@@ -315,13 +264,13 @@ def test_all_supported_types_from_mock_engine(root: VaultClient, k8s: TokenRevie
     assert (metadata["custom_metadata"], metadata["max_versions"]) == ({"owner": "me"}, 3)
     assert root.read("sys/audit")["data"]["file-all/"]["type"] == "file"
 
-    # Both applied roles work end to end: the JWT role (bound_claims uses a JSON pointer)
-    # and the kubernetes role (issuer validation, pem_keys and the reviewer JWT).
-    jwt = k8s.issue_token("ns1", "sa1", ["vault"])
+    # Both applied roles work end to end with a real TokenRequest token: the JWT role (bound_claims uses a
+    # JSON pointer) and the kubernetes role (the API server's TokenReview, authenticated by the reviewer JWT).
+    cluster.service_account(namespace, "sa1")
+    jwt = cluster.token(namespace, "sa1", audiences=["vault"])
     for mount in ("jwt-all", "k8s-all"):
         token = root.login(mount, "app", jwt)
         assert root.read("kv-all/data/app/config", token=token)["data"]["data"] == {"password": "s3cr3t-value"}
-    assert [r.bearer for r in k8s.reviews()] == ["reviewer-jwt"]
 
 
 # -- harness details ----------------------------------------------------------------------
@@ -343,37 +292,6 @@ def test_startup_failure_reports_the_log_tail() -> None:
         server.start()
     assert "server log tail" in str(exc.value) and "nonexistent" in str(exc.value)
     assert server.root_token not in str(exc.value)
-
-
-def _post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers=headers or {})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(req, timeout=5) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
-def test_tokenreview_stub_semantics(k8s: TokenReviewServer) -> None:
-    url = k8s.url + TOKENREVIEW_PATH
-    auth = {"Authorization": "Bearer reviewer"}
-    token = k8s.issue_token("ns1", "sa1", ["vault", "api"])
-
-    status, review = _post(url, {"spec": {"token": token, "audiences": ["vault", "other"]}}, auth)
-    assert status == 201
-    assert review["status"]["authenticated"] is True
-    assert review["status"]["user"]["username"] == "system:serviceaccount:ns1:sa1"
-    assert review["status"]["user"]["uid"] == k8s.tokens[token].uid
-    assert review["status"]["audiences"] == ["vault"]
-
-    _, no_overlap = _post(url, {"spec": {"token": token, "audiences": ["other"]}}, auth)
-    assert no_overlap["status"]["authenticated"] is False and no_overlap["status"]["error"]
-    _, unknown = _post(url, {"spec": {"token": "nope"}}, auth)
-    assert unknown["status"]["authenticated"] is False
-    status, _ = _post(url, {"spec": {"token": token}})
-    assert status == 401
-    assert [r.has_authorization for r in k8s.requests] == [True, True, True, False]
 
 
 def test_require_bao_skips_locally_and_fails_on_ci(monkeypatch: pytest.MonkeyPatch) -> None:

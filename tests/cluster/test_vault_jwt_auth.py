@@ -1,0 +1,103 @@
+"""OpenBao's jwt auth trusting the real API server's service-account issuer (no TokenReview at all).
+
+Once with ``jwtValidationPubkeys`` (the server's signing key), once with OIDC discovery at the issuer
+(the API server itself, with its CA). Tokens come from TokenRequest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import hvac.exceptions
+import pytest
+
+from tests.cluster.kube import Cluster
+from tests.cluster.openbao_tls import TlsOpenBaoDevServer
+from tests.cluster.stack import DEV_STACK, cluster_stack, deploy, hvac_client, stack_config
+from tests.cluster.vault_login import login, refusal
+
+MOUNT = "jwt"
+VALUE = {"apikey": "jwt-delivered-value"}
+DISCOVERY_BINDING = "vaultk8s-test-anonymous-issuer-discovery"
+
+
+def jwt_stack(cluster: Cluster, bao: TlsOpenBaoDevServer, namespace: str, **overrides: object) -> dict[str, object]:
+    base = stack_config(DEV_STACK)
+    base["cluster"] = {"name": "dev", "authMethod": "jwt", "audience": "vault"}
+    return cluster_stack(base, cluster, bao.address, namespace, vault_ca=bao.ca_pem, **overrides)
+
+
+def assert_jwt_logins(cluster: Cluster, bao: TlsOpenBaoDevServer, config: dict[str, object]) -> None:
+    workloads = {w["name"]: w for w in config["workloads"]}  # type: ignore[attr-defined]
+    myapp, db = workloads["myapp"], workloads["db-client"]
+    ns, sa, role = myapp["namespace"], myapp["serviceAccount"], myapp["role"]
+    hvac_client(bao).secrets.kv.v2.create_or_update_secret("myapp", secret=VALUE, mount_point="secret")
+
+    token = cluster.token(ns, sa)
+    client = login(bao, MOUNT, role, token)
+    assert (
+        client.secrets.kv.v2.read_secret_version("myapp", mount_point="secret", raise_on_deleted_version=True)["data"][
+            "data"
+        ]
+        == VALUE
+    )
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.secrets.kv.v2.read_secret_version("db", mount_point="secret", raise_on_deleted_version=True)
+    uid = cluster.core.read_namespaced_service_account(sa, ns).metadata.uid
+    assert client.auth.token.lookup_self()["data"]["meta"]["role"] == role
+    entity = hvac_client(bao).secrets.identity.read_entity(client.auth.token.lookup_self()["data"]["entity_id"])
+    assert [a["name"] for a in entity["data"]["aliases"]] == [uid]  # user_claim: the account's UID
+
+    now = int(time.time())
+    assert "audience claim" in refusal(bao, MOUNT, role, cluster.token(ns, sa, audiences=[cluster.issuer]))
+    # Another account's real token (the other workload's), on this workload's role: wrong subject.
+    assert "sub" in refusal(bao, MOUNT, role, cluster.token(db["namespace"], db["serviceAccount"]))
+    login(bao, MOUNT, role, cluster.resign(token))  # the re-signing alone changes nothing
+    assert "expired" in refusal(bao, MOUNT, role, cluster.resign(token, iat=now - 1800, nbf=now - 1800, exp=now - 600))
+    assert "issuer" in refusal(bao, MOUNT, role, cluster.resign(token, iss="https://elsewhere.example.com"))
+
+
+def test_jwt_auth_with_the_api_servers_public_key(
+    cluster: Cluster, cluster_bao: TlsOpenBaoDevServer, namespace: str
+) -> None:
+    config = jwt_stack(cluster, cluster_bao, namespace, jwtValidationPubkeys=[cluster.service_account_public_key_pem])
+    deployment = deploy(cluster, cluster_bao, config)
+    assert not deployment.objects_of("ClusterRoleBinding")  # no TokenReview, so no auth-delegator
+    mount_config = hvac_client(cluster_bao).read(f"auth/{MOUNT}/config")["data"]
+    assert mount_config["bound_issuer"] == cluster.issuer
+    assert mount_config["oidc_discovery_url"] == ""
+    assert_jwt_logins(cluster, cluster_bao, config)
+
+
+@pytest.fixture
+def anonymous_discovery(cluster: Cluster) -> Iterator[None]:
+    """OIDC discovery as OpenBao fetches it, unauthenticated: the issuer-discovery role for anonymous callers."""
+    cluster.bind_cluster_role(
+        DISCOVERY_BINDING,
+        "system:service-account-issuer-discovery",
+        [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:unauthenticated"}],
+    )
+    yield
+    cluster.unbind_cluster_role(DISCOVERY_BINDING)
+
+
+def test_jwt_auth_with_oidc_discovery_at_the_issuer(
+    cluster: Cluster, cluster_bao: TlsOpenBaoDevServer, namespace: str
+) -> None:
+    config = jwt_stack(cluster, cluster_bao, namespace)
+    # Without the discovery binding the API server answers 401 to anonymous discovery: the mount is refused.
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="(?i)discovery|401|unauthorized"):
+        deploy(cluster, cluster_bao, config)
+
+
+def test_jwt_auth_with_oidc_discovery_when_anonymous_discovery_is_allowed(
+    cluster: Cluster, cluster_bao: TlsOpenBaoDevServer, namespace: str, anonymous_discovery: None
+) -> None:
+    config = jwt_stack(cluster, cluster_bao, namespace)
+    deploy(cluster, cluster_bao, config)
+    mount_config = hvac_client(cluster_bao).read(f"auth/{MOUNT}/config")["data"]
+    assert mount_config["oidc_discovery_url"] == cluster.issuer
+    assert mount_config["oidc_discovery_ca_pem"] == cluster.ca_pem
+    assert mount_config["jwt_validation_pubkeys"] == []
+    assert_jwt_logins(cluster, cluster_bao, config)
