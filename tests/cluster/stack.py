@@ -131,7 +131,7 @@ def full_stack(
 ) -> dict[str, Any]:
     """``examples/Pulumi.full.yaml`` aimed at this cluster, this OpenBao and a live PostgreSQL (admin login kept:
     no rotateRoot, so a test can look at the users Vault creates). Creates the static role's user."""
-    pg.psql("CREATE ROLE reporting WITH LOGIN PASSWORD 'initial-reporting-password'")
+    pg.query("CREATE ROLE reporting WITH LOGIN PASSWORD 'initial-reporting-password'")
     base = stack_config(FULL_STACK)
     (database,) = base["databases"]
     database.update(connectionUrl=pg.connection_url, username="postgres", password=pg.admin_password)

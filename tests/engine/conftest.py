@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.pulumi_cli import PulumiCli
+from sandbox.engine import PulumiCli
+from sandbox.servers import DeclaredAuditDevice, OpenBaoServer
 from tests.engine.toolchain import require_toolchain
 from tests.live.openbao import require_bao
-from tests.live.openbao_server import DeclaredAuditDevice, OpenBaoServer
 
 
 @pytest.fixture(scope="session")

@@ -15,10 +15,10 @@ from typing import Any
 import hvac
 import pytest
 
-from tests.engine import stacks
-from tests.engine.pulumi_cli import PulumiCli, Stack
-from tests.live.jwt_issuer import ServiceAccountIssuer
-from tests.live.openbao_server import OpenBaoServer
+from sandbox import stacks
+from sandbox.engine import PulumiCli, Stack
+from sandbox.issuer import ServiceAccountIssuer
+from sandbox.servers import OpenBaoServer
 from tests.live.postgres import PostgresServer, require_postgres
 
 CREATE = [

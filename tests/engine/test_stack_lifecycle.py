@@ -15,13 +15,13 @@ import hvac
 import pytest
 
 from components.deployer_policy import deployer_policy
-from components.model import PlatformSpec
 from components.policy_document import PolicyRule, parse_policy
-from tests.engine import access, stacks
-from tests.engine.pulumi_cli import PulumiCli, Stack
+from sandbox import stacks
+from sandbox.engine import PulumiCli, Stack
+from sandbox.issuer import ServiceAccountIssuer
+from sandbox.servers import OpenBaoServer
+from tests.engine import access
 from tests.engine.vault_state import left_by_stack, policy, role
-from tests.live.jwt_issuer import ServiceAccountIssuer
-from tests.live.openbao_server import OpenBaoServer
 
 DEV_ROLES = {"my-role": ("myapp", "myapp"), "k8s-role": ("db", "db-client")}
 
@@ -168,7 +168,7 @@ def test_a_deployer_token_with_the_documented_policy_runs_up_and_destroy_and_rea
 ) -> None:
     root = openbao.client()
     config = dev_jwt(openbao, issuer)
-    root.sys.create_or_update_acl_policy("deployer", deployer_policy(validated(config)))
+    root.sys.create_or_update_acl_policy("deployer", deployer_policy(stacks.platform(config)))
     deployer = root.auth.token.create(policies=["deployer"], no_default_policy=True, ttl="1h")["auth"]["client_token"]
 
     stack = cli.stack("dev", config)
@@ -179,7 +179,7 @@ def test_a_deployer_token_with_the_documented_policy_runs_up_and_destroy_and_rea
 
     # Exactly what up and preview need: every stanza was used, and nothing the deployer did was denied.
     used = deployer_requests(audit_log)
-    rules = parse_policy(deployer_policy(validated(config)))
+    rules = parse_policy(deployer_policy(stacks.platform(config)))
     assert not [r.path for r in rules if not any(grants(r, path, op) for path, op, _ in used)]
     assert not [(path, op) for path, op, denied in used if denied]
 
@@ -210,23 +210,3 @@ def deployer_requests(audit_log: Path) -> list[tuple[str, str, bool]]:
 def grants(rule: PolicyRule, path: str, operation: str) -> bool:
     matches = fnmatch.fnmatchcase(path, rule.path) if rule.path.endswith("*") else path == rule.path
     return matches and operation in rule.capabilities
-
-
-def validated(config: dict[str, Any]) -> PlatformSpec:
-    """The stack file's platform, validated as the program does."""
-    from components.spec import from_config, validate_platform
-
-    namespaced = {k.partition(":")[2]: v for k, v in config.items() if k.startswith(f"{stacks.PROJECT}:")}
-    namespaced.pop("renderYamlToDirectory", None)
-    return validate_platform(from_config(namespaced))
-
-
-def test_the_policy_pack_runs_in_the_engines_preview(deployed: Stack, openbao: OpenBaoServer) -> None:
-    passing = deployed.preview("--policy-pack", str(stacks.PROJECT_ROOT / "policies"))
-    assert "Policies:" in passing.stdout or "policies" in passing.stdout.lower()
-    config = yaml_config(deployed)
-    config[stacks.key("workloads")][0]["tokenTtl"] = "72h"  # beyond what the pack allows
-    deployed.write_config(config)
-    failing = deployed.preview("--policy-pack", str(stacks.PROJECT_ROOT / "policies"), check=False)
-    assert failing.returncode != 0
-    print(failing.stdout[-3000:], failing.stderr[-2000:])

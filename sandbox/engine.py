@@ -1,7 +1,8 @@
-"""The real Pulumi CLI with a private home, a local file backend and the passphrase secrets provider.
+"""The real Pulumi CLI (from `tools/toolchain`) with a private home, a local file backend and the
+passphrase secrets provider.
 
 No network: automatic plugin acquisition is off and ambient plugins are ignored, so the engine uses
-exactly the plugins installed here from the toolchain, at the versions the Python SDKs ask for.
+exactly the plugins installed from the toolchain, at the versions the Python SDKs ask for.
 """
 
 from __future__ import annotations
@@ -12,14 +13,41 @@ import secrets
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.engine.toolchain import RESOURCE_PLUGINS, sdk_plugin_version
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The resource plugins the stack's Python SDKs need; each must report its SDK's version.
+RESOURCE_PLUGINS = ("vault", "kubernetes", "random")
+PROGRAMS = (
+    "pulumi",
+    "pulumi-language-python",
+    "pulumi-language-python-exec",
+    *(f"pulumi-resource-{name}" for name in RESOURCE_PLUGINS),
+)
+
+
+def toolchain_bin() -> Path:
+    """Where `tools/toolchain` puts its binaries: $VAULTK8S_TOOLCHAIN_BIN, else the default cache's."""
+    override = os.environ.get("VAULTK8S_TOOLCHAIN_BIN")
+    if override:
+        return Path(override)
+    cache = os.environ.get("VAULTK8S_TOOLCHAIN_CACHE", str(Path.home() / ".cache" / "vaultk8s-toolchain"))
+    return Path(cache) / "bin"
+
+
+def missing_programs(directory: Path, names: Sequence[str] = PROGRAMS) -> list[str]:
+    return [name for name in names if not os.access(directory / name, os.X_OK)]
+
+
+def sdk_plugin_version(name: str) -> str:
+    """The plugin version the installed pulumi-<name> SDK asks the engine for (its pulumi-plugin.json)."""
+    manifest = resources.files(f"pulumi_{name}") / "pulumi-plugin.json"
+    return str(json.loads(manifest.read_text())["version"])
 
 
 def project_file(program: Path) -> dict[str, Any]:
@@ -133,6 +161,10 @@ class Stack:
     @property
     def config_file(self) -> Path:
         return self.cli.project_dir / f"Pulumi.{self.name}.yaml"
+
+    def config(self) -> dict[str, Any]:
+        """The stack's config as its stack file holds it (`secure:` values stay encrypted)."""
+        return dict(yaml.safe_load(self.config_file.read_text())["config"])
 
     def write_config(self, config: Mapping[str, Any]) -> None:
         """Replace the stack's config, keeping the passphrase provider's salt that `stack init` wrote."""

@@ -1,4 +1,4 @@
-"""Stack files for the engine tier: the project's own stacks, pointed at the servers a test started."""
+"""The project's own stacks, pointed at servers on loopback (the sandbox's and the engine tests')."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Any
 
 import yaml
 
-from tests.live.jwt_issuer import ServiceAccountIssuer
-from tests.live.openbao_server import OpenBaoServer
+from components.model import PlatformSpec
+from components.spec import from_config, validate_platform
+from sandbox.issuer import ServiceAccountIssuer
+from sandbox.servers import OpenBaoServer
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "secrets-platform"
 
 
@@ -53,6 +55,13 @@ def with_jwt_issuer(config: dict[str, Any], issuer: ServiceAccountIssuer) -> dic
         authMethod="jwt", authMount="jwt", issuer=issuer.issuer, jwtValidationPubkeys=[issuer.public_key_pem]
     )
     return config
+
+
+def platform(config: dict[str, Any]) -> PlatformSpec:
+    """The stack file's platform, validated as the program validates it."""
+    namespaced = {k.partition(":")[2]: v for k, v in config.items() if k.startswith(f"{PROJECT}:")}
+    namespaced.pop("renderYamlToDirectory", None)
+    return validate_platform(from_config(namespaced))
 
 
 def workloads(config: dict[str, Any]) -> list[dict[str, Any]]:

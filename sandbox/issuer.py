@@ -1,4 +1,4 @@
-"""A local stand-in for the Kubernetes service-account token issuer.
+"""A service-account token issuer of the sandbox's own, for jwt auth without a cluster.
 
 Mints RS256 JWTs shaped like projected (bound) service-account tokens, signed
 with an RSA key generated per issuer, so that Vault/OpenBao JWT auth can be
@@ -8,9 +8,11 @@ configured with ``jwt_validation_pubkeys = [issuer.public_key_pem]``.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -56,9 +58,9 @@ def service_account_claims(
 class ServiceAccountIssuer:
     """Signs Kubernetes-style service-account JWTs with its own RSA key."""
 
-    def __init__(self, issuer: str = DEFAULT_ISSUER, key_size: int = 2048) -> None:
+    def __init__(self, issuer: str = DEFAULT_ISSUER, key: rsa.RSAPrivateKey | None = None) -> None:
         self.issuer = issuer
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+        self._key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
         public_der = self._key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -68,11 +70,25 @@ class ServiceAccountIssuer:
             .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
             .decode()
         )
-        self._uids: dict[tuple[str, str], str] = {}
+
+    def save(self, path: Path) -> None:
+        """The issuer and its private key, to a file only the owner can read."""
+        path.touch(mode=0o600)
+        key = self._key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        path.write_text(json.dumps({"issuer": self.issuer, "key": key}))
+
+    @classmethod
+    def load(cls, path: Path) -> ServiceAccountIssuer:
+        saved = json.loads(path.read_text())
+        key = serialization.load_pem_private_key(saved["key"].encode(), password=None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        return cls(saved["issuer"], key)
 
     def uid_for(self, namespace: str, service_account: str) -> str:
-        """A stable uid per service account, like the uid of its Kubernetes object."""
-        return self._uids.setdefault((namespace, service_account), str(uuid.uuid4()))
+        """A stable uid per service account (across runs of the same issuer), like its object's uid."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.issuer}/{namespace}/{service_account}"))
 
     def issue(
         self,
