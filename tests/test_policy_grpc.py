@@ -25,7 +25,7 @@ from pulumi.runtime import proto
 from pulumi.runtime.proto import analyzer_pb2_grpc, engine_pb2_grpc
 
 from policies import catalog
-from policies.runner import SECRET_SIG, SECRET_SIG_KEY, to_struct
+from policies.wire import SECRET_SIG, SIG_KEY, to_struct
 from tests.policy_fixtures.resources import KNOWN_SECRET
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "policies"
@@ -168,7 +168,7 @@ def test_get_analyzer_info_configure_analyze_over_grpc(analyzer: Any) -> None:
                 "kubernetesHost": "https://kubernetes.example.com:6443",
                 "kubernetesCaCert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
                 "disableLocalCaJwt": True,
-                "tokenReviewerJwt": {SECRET_SIG_KEY: SECRET_SIG, "value": KNOWN_SECRET},
+                "tokenReviewerJwt": {SIG_KEY: SECRET_SIG, "value": KNOWN_SECRET},
             }
         ),
         options=proto.AnalyzerResourceOptions(additionalSecretOutputs=["tokenReviewerJwt"]),
