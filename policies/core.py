@@ -107,7 +107,7 @@ class Problem:
 
 def cannot_check(what: str, urn: str | None = None) -> Problem:
     """The rule cannot judge ``what`` (a field, or a relation) because it is not known until the resource exists."""
-    return Problem(f"{what} is not known until the resources are created", urn=urn, unknown=True)
+    return Problem(f"{what} (not known until the resources are created)", urn=urn, unknown=True)
 
 
 ResourceCheck = Callable[[Resource, Mapping[str, Any]], Iterable[Problem]]

@@ -152,13 +152,7 @@ def argument_entries(args: Iterable[str]) -> Iterator[tuple[str, str]]:
     """
     tokens: list[str] = []
     for arg in args:
-        if " " in arg.strip():
-            try:
-                tokens.extend(shlex.split(arg))
-            except ValueError:
-                tokens.extend(arg.split())
-        else:
-            tokens.append(arg)
+        tokens.extend(_shell_words(arg))
     for token, following in itertools.zip_longest(tokens, tokens[1:]):
         yield "", token  # a credential by its shape (a URL with a password, a token)
         name, equals, value = token.partition("=")
@@ -166,6 +160,17 @@ def argument_entries(args: Iterable[str]) -> Iterator[tuple[str, str]]:
             yield name.lstrip("-"), value
         elif token.startswith("-") and following is not None and not following.startswith("-"):
             yield token.lstrip("-"), following
+
+
+def _shell_words(arg: str, depth: int = 3) -> list[str]:
+    """An argument as the words a shell would run, quoted command lines inside it split too (a few levels)."""
+    if depth == 0 or not any(c.isspace() for c in arg.strip()):
+        return [arg]
+    try:
+        parts = shlex.split(arg)
+    except ValueError:
+        parts = arg.split()
+    return [word for part in parts for word in _shell_words(part, depth - 1)]
 
 
 # --- where the stack's secret values live -----------------------------------------------------------------

@@ -78,7 +78,7 @@ def audit_device_state(audit: Resource) -> bool | None:
     kind = audit.get("type")
     if is_unknown(kind):
         return None
-    if kind not in AUDIT_TARGETS:
+    if not isinstance(kind, str) or kind not in AUDIT_TARGETS:
         return False
     option = AUDIT_TARGETS[kind]
     if option is None:
@@ -175,10 +175,11 @@ def role_policies_exist(resources: Sequence[Resource], _config: Mapping[str, Any
         if role_policies_unknown(role):
             yield cannot_check("tokenPolicies", urn=role.urn)
         missing = sorted({p for p in role_policies(role) if p not in defined and p not in BUILTIN_POLICIES})
-        if missing and unnamed:
-            yield cannot_check(f"whether {', '.join(missing)} exist ({unnamed} policy name(s))", urn=role.urn)
+        if missing and len(missing) <= unnamed:  # each could be the name of a policy not known yet
+            yield cannot_check(f"whether {', '.join(missing)} exist, as {unnamed} policy name(s)", urn=role.urn)
         elif missing:
-            yield Problem(f"grants policies not in the stack: {', '.join(missing)}.", urn=role.urn)
+            maybe = f" (at most {unnamed} of them may be a policy whose name is not known yet)" if unnamed else ""
+            yield Problem(f"grants policies not in the stack: {', '.join(missing)}{maybe}.", urn=role.urn)
 
 
 def delivery_role_refs(resources: Sequence[Resource]) -> list[tuple[tuple[str, str], str, Resource]]:
@@ -246,7 +247,7 @@ def role_unique(resources: Sequence[Resource], _config: Mapping[str, Any]) -> It
                 )
     for role, name in partial:
         if name is None or names.get(name) or len(partial) > 1:
-            yield cannot_check("backend and roleName (another role may have them)", urn=role.urn)
+            yield cannot_check("backend and roleName, which another role may share", urn=role.urn)
     used: dict[tuple[str, str], dict[str, Resource]] = defaultdict(dict)
     for key, namespace, obj in delivery_role_refs(resources):
         used[key].setdefault(namespace, obj)

@@ -16,8 +16,8 @@ import pytest
 from policies import catalog
 from policies.core import Resource, judge_resource
 from policies.evaluate import evaluate_capture
-from policies.verdicts import render_markdown, render_text
 from policies.vault_hcl import PolicyParseError, covers, parse_policy, reaches, reaches_every_name
+from policies.verdicts import render_markdown, render_text
 from tests.conftest import dev_config, plan
 from tests.policy_fixtures import rules_violated, violations
 from tests.policy_fixtures.cases import CASES
