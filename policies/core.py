@@ -14,13 +14,13 @@ of the rule (naming the exception's type, not its text), so one broken rule cann
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from .credentials import SecretIndex, resource_secrets
-from .values import dig
+from .values import dig, duration_seconds, human_seconds, is_unknown
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -108,6 +108,19 @@ class Problem:
 def cannot_check(what: str, urn: str | None = None) -> Problem:
     """The rule cannot judge ``what`` (a field, or a relation) because it is not known until the resource exists."""
     return Problem(f"{what} (not known until the resources are created)", urn=urn, unknown=True)
+
+
+def lifetime_problems(resource: Resource, field: str, cap: int, when_unset: str) -> Iterator[Problem]:
+    """A duration (a TTL, a rotation period) unset or 0 (``when_unset``: what applies then) or above ``cap``."""
+    value = resource.get(field)
+    if is_unknown(value):
+        yield cannot_check(field)
+        return
+    seconds = duration_seconds(value)
+    if not seconds:
+        yield Problem(f"{field} is unset or 0: {when_unset}.")
+    elif seconds > cap:
+        yield Problem(f"{field} is {human_seconds(seconds)}, above the cap of {human_seconds(cap)}.")
 
 
 ResourceCheck = Callable[[Resource, Mapping[str, Any]], Iterable[Problem]]

@@ -7,11 +7,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .core import Level, Problem, Resource, Severity, cannot_check, int_param, resource_rule
+from .core import Level, Problem, Resource, Severity, cannot_check, int_param, lifetime_problems, resource_rule
 from .values import (
-    duration_seconds,
     has_unknown,
-    human_seconds,
     is_set,
     is_unknown,
     items,
@@ -20,6 +18,7 @@ from .values import (
     url_password,
     url_query,
 )
+from .vault import MOUNT_DEFAULT_TTL
 
 ROLE = "vault:database/secretBackendRole:SecretBackendRole"
 STATIC_ROLE = "vault:database/secretBackendStaticRole:SecretBackendStaticRole"
@@ -74,18 +73,6 @@ def role_revocation(role: Resource, _config: Mapping[str, Any]) -> Iterator[Prob
         yield Problem("revocationStatements is empty: users Vault creates may outlive their lease.")
 
 
-def _lifetime(role: Resource, field: str, cap: int, zero: str) -> Iterator[Problem]:
-    value = role.get(field)
-    if is_unknown(value):
-        yield cannot_check(field)
-        return
-    seconds = duration_seconds(value)
-    if not seconds:
-        yield Problem(f"{field} is unset or 0: {zero}.")
-    elif seconds > cap:
-        yield Problem(f"{field} is {human_seconds(seconds)}, above the cap of {human_seconds(cap)}.")
-
-
 @resource_rule(
     "vault-database-credential-lifetime",
     description=(
@@ -111,13 +98,13 @@ def credential_lifetime(role: Resource, config: Mapping[str, Any]) -> Iterator[P
     if role.type == STATIC_ROLE:
         if is_set(role.get("rotationSchedule")):
             return  # rotated on a cron schedule rather than a period
-        yield from _lifetime(
+        yield from lifetime_problems(
             role, "rotationPeriod", int(config["maxRotationPeriodSeconds"]), "the password is never rotated"
         )
         return
     cap = int(config["maxLeaseTtlSeconds"])
     for field in ("defaultTtl", "maxTtl"):
-        yield from _lifetime(role, field, cap, "the mount's lease TTL applies (768h unless tuned)")
+        yield from lifetime_problems(role, field, cap, MOUNT_DEFAULT_TTL)
 
 
 def _unquoted(statement: str) -> str:

@@ -14,6 +14,7 @@ from .core import (
     bool_param,
     cannot_check,
     int_param,
+    lifetime_problems,
     resource_rule,
     strings_param,
 )
@@ -300,16 +301,7 @@ def alias_uid(role: Resource, _config: Mapping[str, Any]) -> Iterator[Problem]:
         yield Problem(f"aliasNameSource is {source!r}, not 'serviceaccount_uid'.")
 
 
-def _ttl(role: Resource, field: str, cap: int) -> Iterator[Problem]:
-    value = role.get(field)
-    if is_unknown(value):
-        yield cannot_check(field)
-        return
-    seconds = duration_seconds(value)
-    if not seconds:
-        yield Problem(f"{field} is unset or 0, so the mount's default applies (768h unless tuned).")
-    elif seconds > cap:
-        yield Problem(f"{field} is {human_seconds(seconds)}, above the cap of {human_seconds(cap)}.")
+MOUNT_DEFAULT_TTL = "the mount's default TTL applies (768h, Vault's system default, unless tuned)"
 
 
 @resource_rule(
@@ -328,7 +320,7 @@ def _ttl(role: Resource, field: str, cap: int) -> Iterator[Problem]:
     url="https://developer.hashicorp.com/vault/docs/concepts/tokens",
 )
 def token_ttl_cap(role: Resource, config: Mapping[str, Any]) -> Iterator[Problem]:
-    yield from _ttl(role, "tokenTtl", int(config["maxTokenTtlSeconds"]))
+    yield from lifetime_problems(role, "tokenTtl", int(config["maxTokenTtlSeconds"]), MOUNT_DEFAULT_TTL)
 
 
 @resource_rule(
@@ -350,7 +342,7 @@ def token_ttl_cap(role: Resource, config: Mapping[str, Any]) -> Iterator[Problem
 )
 def token_max_ttl_cap(role: Resource, config: Mapping[str, Any]) -> Iterator[Problem]:
     cap = int(config["maxTokenMaxTtlSeconds"])
-    yield from _ttl(role, "tokenMaxTtl", cap)
+    yield from lifetime_problems(role, "tokenMaxTtl", cap, MOUNT_DEFAULT_TTL)
     for field in ("tokenPeriod", "tokenExplicitMaxTtl"):
         if is_unknown(role.get(field)):
             yield cannot_check(field)

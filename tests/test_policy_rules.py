@@ -16,7 +16,7 @@ import pytest
 from policies import catalog
 from policies.core import Resource, judge_resource
 from policies.evaluate import evaluate_capture
-from policies.vault_hcl import PolicyParseError, covers, parse_policy, reaches, reaches_every_name
+from policies.vault_hcl import PolicyParseError, covers, parse_policy, reaches_every_name
 from policies.verdicts import render_markdown, render_text
 from tests.conftest import dev_config, plan
 from tests.policy_fixtures import rules_violated, violations
@@ -253,23 +253,6 @@ def test_policy_parser_merges_repeated_stanzas_and_expands_the_legacy_form() -> 
     }
     with pytest.raises(PolicyParseError):
         parse_policy('path "x" { capabilities = ["root"] }')
-
-
-@pytest.mark.parametrize(
-    ("pattern", "area", "expected"),
-    [
-        ("sys/policies/acl/x", "sys/", True),
-        ("sys*", "sys/", True),
-        ("s*", "sys/", True),
-        ("+/audit", "sys/", True),
-        ("secret/data/sys/x", "sys/", False),
-        ("system/x", "sys/", False),
-        ("auth/+/role/x", "auth/", True),
-        ("*", "identity/", True),
-    ],
-)
-def test_reaches(pattern: str, area: str, expected: bool) -> None:
-    assert reaches(pattern, area) is expected
 
 
 def test_path_shapes() -> None:
