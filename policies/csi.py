@@ -52,7 +52,7 @@ def vault_parameter_problems(spc: Resource, check: Any) -> Iterator[Problem]:
         yield cannot_check("spec.parameters")
         return
     for problem in check(params):
-        yield problem if is_vault or problem.unknown else cannot_check(f"spec.provider (and {problem.what})")
+        yield problem if is_vault or problem.unknown else cannot_check(f"spec.provider (if vault: {problem.what})")
 
 
 def unsafe_file_name(name: Any) -> bool:

@@ -54,9 +54,11 @@ VAULT_DATABASE = "https://developer.hashicorp.com/vault/docs/secrets/databases"
     description="Every dynamic database role says how Vault drops the users it creates (`revocation_statements`).",
     why=(
         "Without revocation statements Vault falls back to the plugin's default, which knows nothing of what the "
-        "creation statements granted: PostgreSQL's revokes table, sequence and function privileges and then "
-        "`DROP ROLE`, which fails while the user still holds anything else (a role membership, schema or "
-        "database grants, owned objects), so an expired lease leaves a working user behind."
+        "creation statements granted: PostgreSQL's revokes table and sequence privileges in the schemas it finds "
+        "grants in and in `public`, `CONNECT` on the current database, then runs `DROP ROLE`, which fails while "
+        "the user owns anything (a table it created through a granted role) or holds other privileges "
+        "(functions, other databases, default privileges); the lease is then not revoked and the user keeps "
+        "working. Explicit statements (`REASSIGN OWNED`, `DROP OWNED`, `DROP ROLE`) undo what the role grants."
     ),
     level=Level.MANDATORY,
     remediation='add `revocation_statements` undoing the creation statements (e.g. `DROP ROLE IF EXISTS "{{name}}"`).',

@@ -246,7 +246,12 @@ def role_unique(resources: Sequence[Resource], _config: Mapping[str, Any]) -> It
                     f"role '{name}' on mount '{mount}' is defined {len(roles)} times ({others}).", urn=role.urn
                 )
     for role, name in partial:
-        if name is None or names.get(name) or len(partial) > 1:
+        others = [n for r, n in partial if r is not role]
+        if (
+            (name is None and (names or others))
+            or (name is not None and (name in names or name in others))
+            or (None in others)
+        ):
             yield cannot_check("backend and roleName, which another role may share", urn=role.urn)
     used: dict[tuple[str, str], dict[str, Resource]] = defaultdict(dict)
     for key, namespace, obj in delivery_role_refs(resources):

@@ -112,7 +112,8 @@ def mount_path(value: Any) -> str | None:
 def role_key(role: Resource) -> tuple[str | None, str | None]:
     """(auth mount, role name); either is None while unknown."""
     name = role.get("roleName")
-    return mount_path(role.get("backend", default="kubernetes")), name if isinstance(name, str) else None
+    backend = role.get("backend", default="jwt" if role.type == JWT_ROLE else "kubernetes")
+    return mount_path(backend), name if isinstance(name, str) else None
 
 
 def policy_rules(policy: Resource) -> tuple[PathRule, ...] | None:
