@@ -240,18 +240,14 @@ def role_unique(resources: Sequence[Resource], _config: Mapping[str, Any]) -> It
             partial.append((role, name))
     for (mount, name), roles in defined.items():
         if len(roles) > 1:
-            others = ", ".join(sorted(r.name for r in roles))
+            listed = ", ".join(sorted(r.name for r in roles))
             for role in roles:
                 yield Problem(
-                    f"role '{name}' on mount '{mount}' is defined {len(roles)} times ({others}).", urn=role.urn
+                    f"role '{name}' on mount '{mount}' is defined {len(roles)} times ({listed}).", urn=role.urn
                 )
     for role, name in partial:
-        others = [n for r, n in partial if r is not role]
-        if (
-            (name is None and (names or others))
-            or (name is not None and (name in names or name in others))
-            or (None in others)
-        ):
+        unsure: list[str | None] = [n for r, n in partial if r is not role]
+        if None in unsure or (name is None and (names or unsure)) or (name in names or name in unsure):
             yield cannot_check("backend and roleName, which another role may share", urn=role.urn)
     used: dict[tuple[str, str], dict[str, Resource]] = defaultdict(dict)
     for key, namespace, obj in delivery_role_refs(resources):

@@ -184,3 +184,11 @@ def test_an_unknown_policy_document_is_advisory_for_every_policy_rule() -> None:
     found = judged_program(lambda: policy(POLICY_NAME, unknown()))  # type: ignore[arg-type]
     policy_rules = {v.rule: v.level for v in found if v.type == "vault:index/policy:Policy"}
     assert policy_rules and set(policy_rules.values()) == {"advisory"}
+
+
+def test_unknown_backends_with_distinct_role_names_cannot_collide() -> None:
+    def program() -> None:
+        k8s_role("a", role_name="first", backend=unknown())
+        k8s_role("b", role_name="second", backend=unknown(), bound_service_account_names=["b"])
+
+    assert not [v for v in judged_program(program) if v.rule == "vault-role-unique"]
