@@ -49,6 +49,8 @@ class CapturedResource:
     dependencies: list[str] = field(default_factory=list)
     provider: str | None = None
     additional_secret_outputs: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] | None = None
+    """The state the (mock) provider returned: what the engine hands ``AnalyzeStack``."""
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -147,6 +149,7 @@ class CaptureMonitor(pulumi_mocks.MockMonitor):
                 dependencies=list(request.dependencies),
                 provider=request.provider or None,
                 additional_secret_outputs=list(request.additionalSecretOutputs),
+                outputs=self.resources[response.urn].state,
             )
             self.captured.append(resource)
             if self.on_register is not None:

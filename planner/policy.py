@@ -1,7 +1,8 @@
 """The policy pack in the offline plan: its config file, its run, and its violations as plan data.
 
-The pack itself runs through ``policies.runner.run_pack`` (the policy SDK's own analyzer
-servicer, in-process), so the plan's verdict is the one ``pulumi preview --policy-pack`` gives.
+The pack's rule functions run directly over the capture (``policies.evaluate``): each resource's inputs
+and outputs decoded once, the rules of its type only. Tests prove the verdicts and messages are those of
+the policy SDK's analyzer servicer, the path ``pulumi preview --policy-pack`` takes (``policies.runner``).
 """
 
 from __future__ import annotations
@@ -41,17 +42,17 @@ def load_policy_config(path: Path) -> dict[str, Any]:
 
 
 def run_policies(capture: Capture, config: Mapping[str, Any] | None) -> list[Any]:
-    """Every violation of the pack over the capture (``policies.runner.Violation``), mandatory first.
+    """Every violation of the pack over the capture (``policies.verdicts.Violation``), mandatory first.
 
     A config the pack does not declare raises ``PlanError`` naming the rule and what is allowed.
     """
-    from policies.runner import run_pack  # the pack imports the policy SDK: only when a plan needs it
+    from policies.evaluate import evaluate_capture  # the pack imports the policy SDK: only when a plan needs it
 
     from .engine import tuned_gc
 
     try:
         with tuned_gc():
-            return run_pack(capture, dict(config or {}))
+            return evaluate_capture(capture, dict(config or {}))
     except ValueError as error:
         raise PlanError(f"--policy-config: {error}") from None
 

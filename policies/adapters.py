@@ -1,8 +1,13 @@
-"""Thin adapters from the pure rules to the policy SDK: ``ResourceValidationPolicy`` and ``StackValidationPolicy``."""
+"""Thin adapters from the pure rules to the policy SDK: ``ResourceValidationPolicy`` and ``StackValidationPolicy``.
+
+A judgement's violations are reported at the policy's level. What a rule could not check because of an
+unknown is raised as the SDK's own ``UnknownValueError`` after them: the SDK reports it as an advisory
+"can't run policy ... during preview" diagnostic (for the resource analyzed, or the stack), which is how
+CrossGuard says a preview cannot decide.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -19,30 +24,17 @@ from pulumi_policy import (
 from pulumi_policy import Severity as SdkSeverity
 from pulumi_policy.proxy import UnknownValueError
 
-from .core import UNKNOWN, Resource, Rule, evaluate_resource, evaluate_stack, is_unknown
+from .core import Judgement, Resource, Rule, judge_resource, judge_stack
+from .wire import UNKNOWN_STRING, decode_properties
 
 
-def plain(value: Any) -> Any:
-    """The SDK's unknown-checking proxies as plain data; an unknown value becomes ``UNKNOWN`` instead of raising."""
-    if isinstance(value, str | bytes):
-        return UNKNOWN if isinstance(value, str) and is_unknown(value) else value
-    if isinstance(value, Mapping):
-        result: dict[str, Any] = {}
-        for key in value:
-            try:
-                result[key] = plain(value[key])
-            except UnknownValueError:
-                result[key] = UNKNOWN
-        return result
-    if isinstance(value, Sequence):
-        out: list[Any] = []
-        for i in range(len(value)):
-            try:
-                out.append(plain(value[i]))
-            except UnknownValueError:
-                out.append(UNKNOWN)
-        return out
-    return value
+class CannotCheckDuringPreviewError(UnknownValueError):
+    """The SDK's unknown-value error carrying the pack's own detail (which resource, which fields)."""
+
+    def __init__(self, detail: str) -> None:
+        Exception.__init__(self, detail)
+        self.unknown_type_sentinel = UNKNOWN_STRING
+        self.message = detail
 
 
 def resource_from_args(args: ResourceValidationArgs) -> Resource:
@@ -50,7 +42,7 @@ def resource_from_args(args: ResourceValidationArgs) -> Resource:
         type=args.resource_type,
         name=args.name,
         urn=args.urn,
-        props=plain(args.props),
+        props=decode_properties(args.props),
         parent=args.opts.parent,
         secret_outputs=frozenset(args.opts.additional_secret_outputs or ()),
     )
@@ -61,12 +53,19 @@ def resource_from_stack(resource: PolicyResource) -> Resource:
         type=resource.resource_type,
         name=resource.name,
         urn=resource.urn,
-        props=plain(resource.props),
+        props=decode_properties(resource.props),
         parent=resource.parent.urn if resource.parent is not None else None,
         secret_outputs=frozenset(resource.opts.additional_secret_outputs or ()),
         dependencies=tuple(d.urn for d in resource.dependencies),
         property_dependencies={k: tuple(d.urn for d in v) for k, v in resource.property_dependencies.items()},
     )
+
+
+def _report(judgement: Judgement, report: ReportViolation) -> None:
+    for urn, message in judgement.violations:
+        report(message, urn)
+    if judgement.cannot_check:
+        raise CannotCheckDuringPreviewError(judgement.cannot_check)
 
 
 def to_policy(rule: Rule) -> Policy:
@@ -85,16 +84,13 @@ def to_policy(rule: Rule) -> Policy:
     if rule.scope == "resource":
 
         def validate_resource(args: ResourceValidationArgs, report: ReportViolation) -> None:
-            if not rule.applies(args.resource_type):
-                return
-            for finding in evaluate_resource(rule, resource_from_args(args), args.get_config()):
-                report(finding.message, None)
+            if rule.applies(args.resource_type):
+                _report(judge_resource(rule, resource_from_args(args), args.get_config()), report)
 
         return ResourceValidationPolicy(validate=validate_resource, **common)
 
     def validate_stack(args: StackValidationArgs, report: ReportViolation) -> None:
         resources = [resource_from_stack(r) for r in args.resources]
-        for finding in evaluate_stack(rule, resources, args.get_config()):
-            report(finding.message, finding.urn)
+        _report(judge_stack(rule, resources, args.get_config()), report)
 
     return StackValidationPolicy(validate=validate_stack, **common)

@@ -8,8 +8,8 @@ from pulumi_policy import EnforcementLevel, Policy
 
 from .adapters import to_policy
 from .catalog import RULES
+from .verdicts import PACK_NAME
 
-PACK_NAME = "secrets-platform"
 # The SDK's fallback for a policy without a level; every rule here sets its own.
 ENFORCEMENT_LEVEL = EnforcementLevel.ADVISORY
 DESCRIPTION = (

@@ -10,6 +10,7 @@ capabilities it stands for. Path helpers answer what a pattern (``+`` one segmen
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
@@ -18,18 +19,25 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hcl.lexer import Lexer  # type: ignore[import-untyped]
 from hcl.parser import HclParser  # type: ignore[import-untyped]
 
-# The pack runs on its own (pulumi preview --policy-pack), so it keeps its own copy of this helper.
+from .values import mapping
+
 _PARSERS = threading.local()
 
 
 def load_hcl(document: str) -> Any:
-    """``hcl.loads`` with one parser per thread: pyhcl builds its LALR tables anew for every parser (~20 ms)."""
-    parser = getattr(_PARSERS, "parser", None)
-    if parser is None:
-        parser = _PARSERS.parser = HclParser()
-    return parser.parse(document)
+    """``hcl.loads`` with one parser and one lexer per thread.
+
+    pyhcl builds its LALR tables anew for every parser (~20 ms) and validates its lexer's rules anew for every
+    document (~4 ms); a clone of one lexer (``ply``'s ``clone``: same rules, fresh state) costs nothing.
+    """
+    if getattr(_PARSERS, "parser", None) is None:
+        _PARSERS.parser, _PARSERS.lexer = HclParser(), Lexer()
+    lexer = copy.copy(_PARSERS.lexer)
+    lexer.lex = _PARSERS.lexer.lex.clone()
+    return _PARSERS.parser.yacc.parse(document, lexer=lexer)
 
 
 CAPABILITIES = frozenset(
@@ -83,19 +91,23 @@ def _parse_text(document: str) -> tuple[PathRule, ...]:
         try:
             load_hcl(document)  # the document as Vault parses it must be valid on its own
             nested = load_hcl("policy {\n" + document + "\n}")
-        except ValueError as error:
+        except (ValueError, TypeError, RecursionError) as error:
             raise PolicyParseError(f"invalid HCL ({error})") from None
         stanzas = list(_path_stanzas(mapping(nested.get("policy")).get("path")))
     merged: dict[str, set[str]] = {}
     for path, body in stanzas:
         if not isinstance(path, str) or not isinstance(body, Mapping):
             raise PolicyParseError('a path stanza must be `path "<path>" { ... }`')
-        merged.setdefault(path, set()).update(_capabilities(path, body))
+        normalized = normalize_path(path)
+        if "+*" in normalized:
+            raise PolicyParseError(f"path '{normalized}': invalid use of wildcards ('+*' is forbidden)")
+        merged.setdefault(normalized, set()).update(_capabilities(normalized, body))
     return tuple(sorted(PathRule(p, frozenset(c)) for p, c in merged.items()))
 
 
-def mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+def normalize_path(path: str) -> str:
+    """The path as Vault stores it: one leading ``/`` stripped ("paths in Vault start after the / in the API path")."""
+    return path[1:] if path.startswith("/") else path
 
 
 def _path_stanzas(value: Any) -> Iterable[tuple[str, Any]]:
@@ -126,7 +138,7 @@ def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _json_stanzas(text: str) -> list[tuple[str, Any]]:
     try:
         parsed = json.loads(text, object_pairs_hook=_json_pairs)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise PolicyParseError(f"invalid JSON ({error})") from None
     paths = parsed.get("path") if isinstance(parsed, Mapping) else None
     stanzas: list[tuple[str, Any]] = []
@@ -145,32 +157,64 @@ def _flatten(value: Any) -> list[Any]:
 def _capabilities(path: str, body: Mapping[str, Any]) -> set[str]:
     found: set[str] = set()
     for capability in _flatten(body.get("capabilities", [])):
-        if capability not in CAPABILITIES:
-            raise PolicyParseError(f"path '{path}': unknown capability '{capability}'")
+        if not isinstance(capability, str) or capability not in CAPABILITIES:
+            raise PolicyParseError(f"path '{path}': unknown capability {capability!r}")
         found.add(capability)
     for legacy in _flatten(body.get("policy", [])):
-        if legacy not in LEGACY_POLICY:
-            raise PolicyParseError(f"path '{path}': unknown policy shorthand '{legacy}'")
+        if not isinstance(legacy, str) or legacy not in LEGACY_POLICY:
+            raise PolicyParseError(f"path '{path}': unknown policy shorthand {legacy!r}")
         found.update(LEGACY_POLICY[legacy])
     return found
 
 
-# --- what a path pattern reaches -------------------------------------------------------------
+# --- what a path pattern reaches (Vault's ACL matching: vault/acl.go) -------------------------------------
+#
+# A path is literal except for two wildcards: a trailing `*` makes it a prefix match (`secret/data*` matches
+# `secret/data/x` and `secret/dataX`; a `*` anywhere else is a literal character), and a segment that is
+# exactly `+` matches any one segment (`a+b` is literal).
+
+# Second-level paths of the secrets engines whose next segment names one secret, role or key: a wildcard at or
+# before that name reaches every name (KV v2's data/metadata/..., database creds/static-creds/roles, PKI
+# issue/sign/roles, transit keys/encrypt/decrypt, AWS creds/sts, SSH/TOTP/Kubernetes creds).
+ENGINE_ROOTS = frozenset(
+    {
+        *KV2_ROOTS, "creds", "static-creds", "roles", "static-roles", "rotate-role", "rotate-root", "config",
+        "issue", "sign", "sign-verbatim", "cert", "certs", "keys", "encrypt", "decrypt", "rewrap", "datakey",
+        "hmac", "verify", "sts", "code", "role", "libraries", "library", "static-role",
+    }
+)  # fmt: skip
+
+
+def is_glob(path: str) -> bool:
+    return path.endswith("*")
 
 
 def has_wildcard(path: str) -> bool:
-    return path.endswith("*") or "+" in path.split("/")
+    return is_glob(path) or "+" in path.split("/")
 
 
-def glob_at_mount_root(path: str) -> bool:
-    """``*``, a wildcard in the first segment, ``<mount>/*``, ``<mount>*`` or a KV v2 root (``<mount>/data/*``)."""
-    first, _, rest = path.partition("/")
-    if "*" in first or first == "+" or "+" in first:
-        return True
-    if rest in {"*", "+"} or (not rest and path.endswith("*")):
-        return True
-    second, _, tail = rest.partition("/")
-    return second in KV2_ROOTS and tail in {"*", "+"}
+def first_wildcard(path: str) -> int | None:
+    """The index of the first segment a wildcard makes variable (a `+` segment, or the segment a trailing `*` ends)."""
+    segments = path.split("/")
+    for i, segment in enumerate(segments):
+        if segment == "+" or (i == len(segments) - 1 and segment.endswith("*")):
+            return i
+    return None
+
+
+def name_segment(path: str) -> int:
+    """The index of the segment that names one secret or role: after an engine root (`<mount>/data/<name>`), else 1."""
+    segments = path.split("/")
+    for i in range(1, len(segments) - 1):
+        if segments[i] in ENGINE_ROOTS:
+            return i + 1
+    return 1
+
+
+def reaches_every_name(path: str) -> bool:
+    """Whether a wildcard stands at or above the name a path grants (`*`, `secret/*`, `kv/data/+/x`, `db/creds/*`)."""
+    wildcard = first_wildcard(path)
+    return wildcard is not None and wildcard <= name_segment(path)
 
 
 def reaches(pattern: str, area: str) -> bool:
@@ -194,25 +238,86 @@ def reaches(pattern: str, area: str) -> bool:
 
 
 def pattern_regex(pattern: str) -> re.Pattern[str]:
+    segments = pattern.split("/")
     parts = []
-    for k, segment in enumerate(pattern.split("/")):
+    for k, segment in enumerate(segments):
         if k:
             parts.append("/")
         if segment == "+":
             parts.append("[^/]+")
-        elif segment.endswith("*"):
+        elif k == len(segments) - 1 and segment.endswith("*"):
             parts.append(re.escape(segment[:-1]) + ".*")
         else:
             parts.append(re.escape(segment))
     return re.compile("".join(parts))
 
 
+def sample(pattern: str) -> str:
+    """A concrete path ``pattern`` matches (each `+` as `x`, the trailing `*` matching nothing)."""
+    return "/".join("x" if s == "+" else s for s in pattern.split("/")).removesuffix("*")
+
+
+def literal_prefix(pattern: str) -> str:
+    """The text every path ``pattern`` matches starts with."""
+    wildcard = first_wildcard(pattern)
+    if wildcard is None:
+        return pattern
+    segments = pattern.split("/")
+    head = "/".join(segments[:wildcard])
+    tail = segments[wildcard].removesuffix("*") if segments[wildcard] != "+" else ""
+    return f"{head}/{tail}" if head else tail
+
+
 def covers(broad: str, specific: str) -> bool:
     """Whether every path of ``specific`` also matches ``broad`` (``specific``'s wildcards taken as a sample)."""
-    sample = "/".join("x" if s == "+" else s for s in specific.split("/")).rstrip("*")
-    return broad != specific and bool(pattern_regex(broad).fullmatch(sample))
+    return broad != specific and bool(pattern_regex(broad).fullmatch(sample(specific)))
 
 
 def templates(path: str) -> list[str]:
     """The identity template expressions in a path (``{{identity.entity.id}}`` -> ``identity.entity.id``)."""
     return TEMPLATE.findall(path)
+
+
+# --- the `default` policy (vault/policy_store.go): every token carries it unless created without it ---------
+
+DEFAULT_POLICY = """
+path "auth/token/lookup-self" { capabilities = ["read"] }
+path "auth/token/renew-self" { capabilities = ["update"] }
+path "auth/token/revoke-self" { capabilities = ["update"] }
+path "sys/capabilities-self" { capabilities = ["update"] }
+path "identity/entity/id/{{identity.entity.id}}" { capabilities = ["read"] }
+path "identity/entity/name/{{identity.entity.name}}" { capabilities = ["read"] }
+path "sys/internal/ui/resultant-acl" { capabilities = ["read"] }
+path "sys/renew" { capabilities = ["update"] }
+path "sys/leases/renew" { capabilities = ["update"] }
+path "sys/leases/lookup" { capabilities = ["update"] }
+path "cubbyhole/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+path "sys/wrapping/wrap" { capabilities = ["update"] }
+path "sys/wrapping/lookup" { capabilities = ["update"] }
+path "sys/wrapping/unwrap" { capabilities = ["update"] }
+path "sys/tools/hash" { capabilities = ["update"] }
+path "sys/tools/hash/*" { capabilities = ["update"] }
+path "sys/tools/random" { capabilities = ["update"] }
+path "sys/tools/random/*" { capabilities = ["update"] }
+path "sys/control-group/request" { capabilities = ["update"] }
+path "identity/oidc/provider/+/authorize" { capabilities = ["read", "update"] }
+"""
+"""Vault's built-in ``default`` policy (the union of its grants across Vault 1.x and OpenBao 2.x)."""
+
+
+@functools.cache
+def default_grants() -> Mapping[str, frozenset[str]]:
+    """Path -> capabilities of the ``default`` policy; ``create`` counts with ``update`` (system paths have no
+    existence check, so Vault never asks for create on them)."""
+    grants = {}
+    for rule in parse_policy(DEFAULT_POLICY):
+        caps = set(rule.capabilities)
+        if "update" in caps:
+            caps.add("create")
+        grants[rule.path] = frozenset(caps)
+    return grants
+
+
+def granted_by_default(rule: PathRule) -> bool:
+    """Whether the ``default`` policy already grants everything this rule grants, on exactly its path."""
+    return rule.capabilities <= default_grants().get(rule.path, frozenset())

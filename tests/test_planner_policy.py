@@ -228,3 +228,24 @@ def test_bad_policy_config_exits_2_with_one_line(
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("error: --policy-config")
     assert message in err
+
+
+def test_the_offline_plan_analyzes_what_the_engine_sends_for_the_stack(tmp_path: Path) -> None:
+    """AnalyzeStack gets each resource's outputs: a RandomPassword's result exported under an innocent name is
+    caught offline as `pulumi preview` on an existing stack catches it (its inputs hold no result at all)."""
+    from planner.plan import build_plan
+
+    program = tmp_path / "__main__.py"
+    program.write_text(
+        "import pulumi, pulumi_random as random\n"
+        "password = random.RandomPassword('build', length=24)\n"
+        "pulumi.export('buildInfo', {'revision': 'abc123', 'seed': password.result})\n"
+    )
+    stack = tmp_path / "Pulumi.outputs.yaml"
+    stack.write_text("config: {}\n")
+    plan = build_plan(stack, program=program)
+    (password,) = plan.capture.of_type("random:index/randomPassword:RandomPassword")
+    assert "result" not in password.inputs and "result" in (password.outputs or {})
+    (found,) = [v for v in plan.violations if v.rule == "no-secret-in-stack-outputs"]
+    assert found.mandatory and "output 'buildInfo' at 'seed' carries a secret value" in found.message
+    assert str(password.outputs["result"]) not in found.message

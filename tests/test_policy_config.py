@@ -15,7 +15,7 @@ import pytest
 
 from policies import catalog
 from tests.policy_fixtures import rules_violated, violations
-from tests.policy_fixtures.cases import SUDO_POLICY
+from tests.policy_fixtures.cases import CASES, SUDO_POLICY
 from tests.policy_fixtures.resources import (
     CSI_VALUES,
     KNOWN_SECRET,
@@ -23,6 +23,8 @@ from tests.policy_fixtures.resources import (
     audit,
     audits,
     csi_chart,
+    db_role,
+    db_static_role,
     deployment,
     eso_chart,
     external_secret,
@@ -118,6 +120,33 @@ THRESHOLDS: list[tuple[str, str, Callable[[], Any], Any, bool, bool]] = [
         "allowedSecretOutputs",
         lambda: pulumi.export("apiToken", pulumi.Output.secret(KNOWN_SECRET)),
         ["apiToken"],
+        True,
+        False,
+    ),
+    (
+        "vault-policy-no-privileged-write",
+        "adminPolicies",
+        lambda: policy("platform-admin", 'path "sys/policies/acl/*" {\n  capabilities = ["update"]\n}\n'),
+        ["Platform-Admin"],
+        True,
+        False,
+    ),
+    (
+        "vault-database-credential-lifetime",
+        "maxLeaseTtlSeconds",
+        lambda: db_role(max_ttl=2 * 86400),
+        3 * 86400,
+        True,
+        False,
+    ),
+    ("vault-database-credential-lifetime", "maxLeaseTtlSeconds", db_role, 1800, False, True),
+    ("vault-database-credential-lifetime", "maxRotationPeriodSeconds", db_static_role, 3600, False, True),
+    ("eso-no-push-secret", "allowPushSecret", CASES["eso-no-push-secret"].fails[0], True, True, False),
+    (
+        "k8s-projected-token-expiry",
+        "maxTokenExpirationSeconds",
+        CASES["k8s-projected-token-expiry"].fails[0],
+        86400,
         True,
         False,
     ),

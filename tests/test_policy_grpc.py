@@ -25,7 +25,7 @@ from pulumi.runtime import proto
 from pulumi.runtime.proto import analyzer_pb2_grpc, engine_pb2_grpc
 
 from policies import catalog
-from policies.runner import SECRET_SIG, SECRET_SIG_KEY, to_struct
+from policies.wire import SECRET_SIG, SIG_KEY, UNKNOWN_STRING, to_struct
 from tests.policy_fixtures.resources import KNOWN_SECRET
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "policies"
@@ -168,7 +168,7 @@ def test_get_analyzer_info_configure_analyze_over_grpc(analyzer: Any) -> None:
                 "kubernetesHost": "https://kubernetes.example.com:6443",
                 "kubernetesCaCert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
                 "disableLocalCaJwt": True,
-                "tokenReviewerJwt": {SECRET_SIG_KEY: SECRET_SIG, "value": KNOWN_SECRET},
+                "tokenReviewerJwt": {SIG_KEY: SECRET_SIG, "value": KNOWN_SECRET},
             }
         ),
         options=proto.AnalyzerResourceOptions(additionalSecretOutputs=["tokenReviewerJwt"]),
@@ -190,3 +190,26 @@ def test_get_analyzer_info_configure_analyze_over_grpc(analyzer: Any) -> None:
     )
     names = {d.policyName for d in analyzer.AnalyzeStack(stack, timeout=30).diagnostics}
     assert {"vault-audit-device-present", "vault-role-policies-exist"} <= names
+
+
+def test_an_unknown_is_an_advisory_cannot_check_over_grpc(analyzer: Any) -> None:
+    """The engine sends a value a preview cannot know as the unknown sentinel; the served pack reports an advisory
+    "can't run policy ... during preview" for that resource and its other rules judge the rest normally."""
+    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+    configure = proto.ConfigureAnalyzerRequest()
+    for policy in info.policies:
+        configure.policyConfig[policy.name].CopyFrom(proto.PolicyConfig(enforcementLevel=policy.enforcementLevel))
+    analyzer.Configure(configure, timeout=30)
+    role = proto.AnalyzeRequest(
+        type="vault:kubernetes/authBackendRole:AuthBackendRole",
+        urn=ROLE_URN,
+        name="app-role",
+        properties=to_struct(role_properties(audience=UNKNOWN_STRING, boundServiceAccountNames=["app-*"])),
+    )
+    found = {d.policyName: d for d in analyzer.Analyze(role, timeout=30).diagnostics}
+    assert set(found) == {"vault-role-audience-bound", "vault-role-no-glob-bindings"}
+    unknown = found["vault-role-audience-bound"]
+    assert unknown.enforcementLevel == proto.ADVISORY
+    assert unknown.message.startswith("can't run policy 'vault-role-audience-bound' from policy pack 'secrets-platform")
+    assert "cannot check during preview: vault:kubernetes/authBackendRole:AuthBackendRole 'app-role'" in unknown.message
+    assert found["vault-role-no-glob-bindings"].enforcementLevel == proto.MANDATORY

@@ -1,8 +1,8 @@
-"""Every rule of the policy pack fails its failing fixtures and passes its passing ones, through the SDK's analyzer.
+"""Every rule of the policy pack fails its failing fixtures and passes its passing ones.
 
-Fixtures are small Pulumi programs captured under the mock engine (``tests/policy_fixtures``);
-``policies.runner.run_pack`` feeds them to the policy SDK's own analyzer servicer (``Configure``,
-``Analyze`` per resource, ``AnalyzeStack``), as the engine would.
+Fixtures are small Pulumi programs captured under the mock engine (``tests/policy_fixtures``); the
+pack's direct evaluation judges them (``tests/test_policy_paths.py`` proves the policy SDK's analyzer
+servicer, as the engine drives it, gives the same verdicts for every one of them).
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pulumi_policy.proxy import unknown_checking_proxy
 
 from policies import catalog
-from policies.adapters import plain
-from policies.core import UNKNOWN, Resource, credential_name, duration_seconds, evaluate_resource
-from policies.runner import render_markdown, render_text, run_pack
-from policies.vault_hcl import PolicyParseError, covers, glob_at_mount_root, parse_policy, reaches
+from policies.core import Resource, judge_resource
+from policies.evaluate import evaluate_capture
+from policies.vault_hcl import PolicyParseError, covers, parse_policy, reaches_every_name
+from policies.verdicts import render_markdown, render_text
 from tests.conftest import dev_config, plan
 from tests.policy_fixtures import rules_violated, violations
 from tests.policy_fixtures.cases import CASES
@@ -107,16 +106,16 @@ def test_redaction_backs_up_a_check_that_quotes_a_secret() -> None:
 
     rule = replace(RULES["k8s-secret-no-literal-data"], check=lambda r, c: [Problem(f"value {r.props['stringData']}")])
     secret = Resource("kubernetes:core/v1:Secret", "s", "urn:s", {"stringData": {"pw": KNOWN_SECRET}})
-    (finding,) = evaluate_resource(rule, secret)
-    assert KNOWN_SECRET not in finding.message and "[secret]" in finding.message
+    ((_urn, message),) = judge_resource(rule, secret).violations
+    assert KNOWN_SECRET not in message and "[secret]" in message
 
 
 # --- the dev stack -------------------------------------------------------------------------------------------
 
 
 def test_dev_stack_passes_every_mandatory_rule() -> None:
-    found = run_pack(plan(dev_config(), stack="dev"))
-    assert [v.message for v in found if v.mandatory] == []
+    found = evaluate_capture(plan(dev_config(), stack="dev"))
+    assert [v.message for v in found] == []
 
 
 def test_dev_stack_is_checked_not_skipped() -> None:
@@ -152,8 +151,9 @@ def test_dev_stack_is_checked_not_skipped() -> None:
     for resource in dev.resources:
         if resource.type in broken:
             resource.inputs = {**resource.inputs, **broken[resource.type]}
+            resource.outputs = {**(resource.outputs or {}), **broken[resource.type]}
     dev.resources = [r for r in dev.resources if r.type != "vault:index/audit:Audit"]
-    fired = {v.rule for v in run_pack(dev) if v.mandatory}
+    fired = {v.rule for v in evaluate_capture(dev) if v.mandatory}
     assert {
         "vault-audit-device-present",
         "vault-role-no-glob-bindings",
@@ -180,7 +180,7 @@ def test_rule_table_describes_every_rule() -> None:
     assert len(table) >= 24
     for row in table:
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", row["name"]), row["name"]
-        assert row["description"] and row["remediation"] and row["source"] and row["target"]
+        assert row["description"] and row["remediation"] and row["source"] and row["target"] and row["why"]
         assert row["level"] in {"mandatory", "advisory"}
     levels = {row["name"]: row["level"] for row in table}
     # Where a breach exposes secrets, the rule blocks.
@@ -212,6 +212,10 @@ def test_rule_table_describes_every_rule() -> None:
         ("csi-sync-secret-allowed", {"allowSyncSecret"}),
         ("csi-driver-log-verbosity", {"maxLogVerbosity"}),
         ("vault-audit-devices-redundant", {"minAuditDevices"}),
+        ("vault-policy-no-privileged-write", {"adminPolicies"}),
+        ("vault-database-credential-lifetime", {"maxLeaseTtlSeconds", "maxRotationPeriodSeconds"}),
+        ("eso-no-push-secret", {"allowPushSecret"}),
+        ("k8s-projected-token-expiry", {"maxTokenExpirationSeconds"}),
     ],
 )
 def test_threshold_rules_declare_a_config_schema(rule: str, keys: set[str]) -> None:
@@ -223,8 +227,9 @@ def test_threshold_rules_declare_a_config_schema(rule: str, keys: set[str]) -> N
 def test_rules_md_is_generated_from_the_rule_table(project_root: Any) -> None:
     text = (project_root / PROJECT_RULES_MD).read_text()
     assert text == catalog.render_rules_markdown(), "regenerate: python -m policies.catalog > policies/RULES.md"
-    for rule in RULES:
-        assert f"| `{rule}` |" in text
+    for rule in RULES.values():
+        assert f"### `{rule.name}` ({rule.level.value}, {rule.severity.value})" in text
+        assert f"- **Why it fires:** {rule.why}" in text
 
 
 # --- the pure core -------------------------------------------------------------------------------------------
@@ -250,46 +255,11 @@ def test_policy_parser_merges_repeated_stanzas_and_expands_the_legacy_form() -> 
         parse_policy('path "x" { capabilities = ["root"] }')
 
 
-@pytest.mark.parametrize(
-    ("pattern", "area", "expected"),
-    [
-        ("sys/policies/acl/x", "sys/", True),
-        ("sys*", "sys/", True),
-        ("s*", "sys/", True),
-        ("+/audit", "sys/", True),
-        ("secret/data/sys/x", "sys/", False),
-        ("system/x", "sys/", False),
-        ("auth/+/role/x", "auth/", True),
-        ("*", "identity/", True),
-    ],
-)
-def test_reaches(pattern: str, area: str, expected: bool) -> None:
-    assert reaches(pattern, area) is expected
-
-
 def test_path_shapes() -> None:
-    assert glob_at_mount_root("secret/*") and glob_at_mount_root("secret/data/*") and glob_at_mount_root("*")
-    assert not glob_at_mount_root("secret/data/app/*") and not glob_at_mount_root("secret/data/app")
+    assert reaches_every_name("secret/*") and reaches_every_name("secret/data/*") and reaches_every_name("*")
+    assert not reaches_every_name("secret/data/app/*") and not reaches_every_name("secret/data/app")
     assert covers("secret/data/*", "secret/data/app") and not covers("secret/data/app", "secret/data/app")
     assert covers("secret/+/app", "secret/data/app") and not covers("secret/data/*", "kv/data/app")
-
-
-def test_core_helpers() -> None:
-    assert duration_seconds("1h30m") == 5400 and duration_seconds(900.0) == 900 and duration_seconds("0") == 0
-    assert duration_seconds("soon") is None
-    assert credential_name("DB_PASSWORD") and credential_name("apiKey") and not credential_name("DB_PASSWORD_FILE")
-    assert not credential_name("tokenTtl") and not credential_name("LOG_LEVEL")
-
-
-def test_unknown_values_from_a_preview_do_not_stop_a_rule() -> None:
-    """The SDK raises on reading an unknown; the adapter makes it UNKNOWN and rules skip what they cannot know."""
-    props = unknown_checking_proxy(
-        {"tokenTtl": "3eeb2bf0-c639-47a8-9e75-3b44932eb421", "audience": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}
-    )
-    resource = Resource("vault:kubernetes/authBackendRole:AuthBackendRole", "r", "urn:r", plain(props))
-    assert resource.props == {"tokenTtl": UNKNOWN, "audience": UNKNOWN}
-    assert evaluate_resource(RULES["vault-role-token-ttl-cap"], resource) == []
-    assert evaluate_resource(RULES["vault-role-audience-bound"], resource) == []
 
 
 # --- rendering -------------------------------------------------------------------------------------------------

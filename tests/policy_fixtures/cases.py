@@ -19,8 +19,11 @@ import pulumi_vault as vault
 
 from .resources import (
     CA_CERT,
+    CREATE_READER,
+    CSI_PROVIDER_VALUES,
     CSI_VALUES,
     ESO_VALUES,
+    INJECTOR_VALUES,
     KNOWN_SECRET,
     NAMESPACE,
     POLICY_NAME,
@@ -29,11 +32,16 @@ from .resources import (
     audit,
     audits,
     chart,
+    chart_with_files,
+    cluster_external_secret,
     cluster_secret_store,
     container,
     cron_job,
     csi_chart,
     custom,
+    db_connection,
+    db_role,
+    db_static_role,
     deployment,
     eso_chart,
     external_secret,
@@ -46,6 +54,8 @@ from .resources import (
     provider_objects,
     secret_provider_class,
     secret_store,
+    values_file,
+    vault_chart,
     vault_dynamic_secret,
     vault_provider,
     workload,
@@ -69,6 +79,33 @@ def program(*steps: Program) -> Program:
 
 
 TEMPLATE = "identity.entity.aliases.auth_kubernetes_0a1b2c3d.metadata.service_account_namespace"
+API_SERVER = "https://kubernetes.default.svc.cluster.local"
+
+
+def hcl(path: str, *capabilities: str) -> str:
+    caps = ", ".join(f'"{c}"' for c in capabilities)
+    return f'path "{path}" {{\n  capabilities = [{caps}]\n}}\n'
+
+
+def widget(kind: str, api_version: str, spec: dict[str, Any]) -> Program:
+    """A workload of another kind: a patch kind or a custom kind with a pod template."""
+    return lambda: custom(f"{kind.lower()}-app", api_version, kind, spec)
+
+
+def with_template(pod: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "selector": {"matchLabels": {"app": "app"}},
+        "template": {"metadata": {"labels": {"app": "app"}}, "spec": pod},
+    }
+
+
+def projected(expiration: int | None) -> dict[str, Any]:
+    token: dict[str, Any] = {"audience": "vault", "path": "token"}
+    if expiration is not None:
+        token["expirationSeconds"] = expiration
+    return {"name": "vault-token", "projected": {"sources": [{"serviceAccountToken": token}]}}
+
+
 SUDO_POLICY = 'path "sys/leases/revoke-prefix/*" {\n  capabilities = ["update", "sudo"]\n}\n'
 
 
@@ -103,17 +140,29 @@ CASES: dict[str, Case] = {
         ),
         passes=(k8s_role, jwt_role),
     ),
-    "vault-role-audience-bound": Case(
-        fails=(lambda: k8s_role(audience=None), lambda: jwt_role(bound_audiences=None)),
+    "vault-role-not-default-service-account": Case(
+        fails=(
+            lambda: k8s_role(bound_service_account_names=["default"]),
+            lambda: jwt_role(bound_subject=f"system:serviceaccount:{NAMESPACE}:default"),
+        ),
         passes=(k8s_role, jwt_role),
+    ),
+    "vault-role-audience-bound": Case(
+        fails=(
+            lambda: k8s_role(audience=None),
+            lambda: jwt_role(bound_audiences=None),
+            lambda: k8s_role(audience=API_SERVER),
+            lambda: jwt_role(bound_audiences=["kubernetes.default.svc"]),
+        ),
+        passes=(k8s_role, jwt_role, lambda: jwt_role(bound_audiences=["vault", API_SERVER])),
     ),
     "vault-role-alias-uid": Case(
         fails=(
             lambda: k8s_role(alias_name_source="serviceaccount_name"),
-            lambda: k8s_role(alias_name_source=None),
             lambda: jwt_role(user_claim="sub", user_claim_json_pointer=None),
         ),
-        passes=(k8s_role, jwt_role),
+        # Vault's default alias_name_source is serviceaccount_uid.
+        passes=(k8s_role, jwt_role, lambda: k8s_role(alias_name_source=None)),
     ),
     "vault-role-token-ttl-cap": Case(
         fails=(lambda: k8s_role(token_ttl=7200), lambda: k8s_role(token_ttl=None)),
@@ -129,7 +178,7 @@ CASES: dict[str, Case] = {
         passes=(k8s_role, lambda: k8s_role(token_max_ttl=86400)),
     ),
     "vault-role-no-root-policy": Case(
-        fails=(lambda: k8s_role(token_policies=[POLICY_NAME, "root"]),),
+        fails=(lambda: k8s_role(token_policies=[POLICY_NAME, "root"]), lambda: k8s_role(token_policies=[" Root"])),
         passes=(k8s_role,),
     ),
     # --- Vault policies -------------------------------------------------------------------------------------
@@ -138,6 +187,7 @@ CASES: dict[str, Case] = {
             lambda: policy(document='path "secret/data/app" {\n  capabilities = ["reed"]\n}\n'),
             lambda: policy(document='path "secret/data/app" {\n  capabilities = ["read"]\n'),
             lambda: policy(document="# nothing granted\n"),
+            lambda: policy(document=hcl("secret/data/+*", "read")),
         ),
         passes=(policy, lambda: policy(document=json.dumps({"path": {"secret/data/app": {"capabilities": ["read"]}}}))),
     ),
@@ -147,8 +197,22 @@ CASES: dict[str, Case] = {
             lambda: policy(document='path "secret/*" {\n  capabilities = ["read"]\n}\n'),
             lambda: policy(document='path "secret/data/*" {\n  capabilities = ["read"]\n}\n'),
             lambda: policy(document='path "+/data/app" {\n  capabilities = ["read"]\n}\n'),
+            lambda: policy(document=hcl("secret/data/+/config", "read")),
+            lambda: policy(document=hcl("database/creds/*", "read")),
+            lambda: policy(document=hcl("secret/+/*", "read")),
+            lambda: policy(document=hcl("secret/data*", "read")),
+            lambda: policy(document=hcl("secret/data/app*", "read")),
+            lambda: policy(document=hcl("/secret/*", "read")),
+            lambda: policy(document=hcl("team/kv/data/*", "read")),
         ),
-        passes=(policy, lambda: policy(document='path "secret/data/app/*" {\n  capabilities = ["read"]\n}\n')),
+        passes=(
+            policy,
+            lambda: policy(document=hcl("secret/data/app/*", "read")),
+            lambda: policy(document=hcl("secret/data/app/+/config", "read")),
+            lambda: policy(document=hcl("database/creds/app-read", "read")),
+            lambda: policy(document=READ_APP + hcl("cubbyhole/*", "create", "read", "update", "delete", "list")),
+            lambda: policy(document=hcl("secret/*", "deny")),
+        ),
     ),
     "vault-policy-sudo-allow-list": Case(
         fails=(lambda: policy("platform-admin", SUDO_POLICY),),
@@ -168,11 +232,23 @@ CASES: dict[str, Case] = {
                 document='path "sys/mounts/x" {\n  capabilities = ["update"]\n}\n'
                 'path "sys/mounts/x" {\n  capabilities = ["read"]\n}\n'
             ),
+            # A team's own policy name is no exemption: what it grants decides.
+            lambda: policy("team-deployer", hcl("sys/policies/acl/*", "update")),
+            lambda: policy("ops", hcl("identity/entity/*", "create", "update")),
+            # Vault strips the leading '/'.
+            lambda: policy(document=hcl("/sys/audit/file", "update")),
+            lambda: policy("ci", hcl("auth/token/create", "update")),
         ),
         passes=(
             policy,
             lambda: policy(document=READ_APP + 'path "sys/policies/acl/*" {\n  capabilities = ["read"]\n}\n'),
-            lambda: policy("platform-admin", 'path "sys/policies/acl/*" {\n  capabilities = ["update"]\n}\n'),
+            # The default policy grants these to every token anyway.
+            lambda: policy(
+                document=READ_APP
+                + hcl("auth/token/renew-self", "update")
+                + hcl("sys/leases/renew", "update", "create")
+                + hcl("auth/token/lookup-self", "read")
+            ),
         ),
     ),
     "vault-policy-templated-paths": Case(
@@ -216,11 +292,14 @@ CASES: dict[str, Case] = {
             lambda: vault.Provider("vault-insecure", address="https://vault.example.com", skip_tls_verify=True),
             lambda: vault.Provider("vault-http", address="http://vault.example.com:8200"),
             lambda: jwt_backend(jwt_validation_pubkeys=None, oidc_discovery_url="http://issuer.example.com"),
+            lambda: vault.Provider("vault-t", address="https://vault.example.com", skip_tls_verify="t"),  # type: ignore[arg-type]
         ),
         passes=(
             k8s_auth_config,
             lambda: vault.Provider("vault-tls", address="https://vault.example.com"),
             lambda: vault.Provider("vault-local", address="http://127.0.0.1:8200"),
+            # An address Go cannot parse either: nothing is sent (and nothing crashes).
+            lambda: vault.Provider("vault-v6", address="https://[fd00::1:8200"),
         ),
     ),
     "vault-auth-no-long-lived-reviewer-token": Case(
@@ -246,12 +325,130 @@ CASES: dict[str, Case] = {
         fails=(
             lambda: audit(options={"file_path": "/vault/audit/a.log", "log_raw": "true"}),
             lambda: audit(options={"file_path": "/vault/audit/a.log", "hmac_accessor": "false"}),
+            lambda: audit(options={"file_path": "/vault/audit/a.log", "log_raw": "t"}),
+            lambda: audit(options={"file_path": "/vault/audit/a.log", "hmac_accessor": "F"}),
         ),
-        passes=(audit,),
+        passes=(
+            audit,
+            lambda: audit(options={"file_path": "/vault/audit/a.log", "log_raw": "f", "hmac_accessor": "1"}),
+        ),
+    ),
+    "vault-audit-no-discard": Case(
+        fails=(lambda: audit(options={"file_path": "discard"}), lambda: audit(options={"path": "discard"})),
+        passes=(audit, lambda: audit(options={"file_path": "stdout"})),
+    ),
+    "vault-audit-header-hmac": Case(
+        fails=(
+            lambda: vault.AuditRequestHeader("authz", name="Authorization", hmac=False),
+            lambda: vault.AuditRequestHeader("vault-token", name="X-Vault-Token"),
+            lambda: vault.AuditRequestHeader("api-key", name="X-Api-Key", hmac=False),
+        ),
+        passes=(
+            lambda: vault.AuditRequestHeader("authz", name="Authorization", hmac=True),
+            lambda: vault.AuditRequestHeader("forwarded", name="X-Forwarded-For", hmac=False),
+        ),
+    ),
+    "vault-endpoint-no-config-write": Case(
+        fails=(
+            lambda: vault.generic.Endpoint(
+                "acl", path="sys/policies/acl/ops", data_json=json.dumps({"policy": hcl("*", "sudo")})
+            ),
+            lambda: vault.generic.Endpoint("audit", path="/sys/audit/off", data_json=json.dumps({"type": "file"})),
+            lambda: vault.generic.Endpoint(
+                "auth", path="sys/auth/userpass", data_json=json.dumps({"type": "userpass"})
+            ),
+            lambda: vault.generic.Endpoint(
+                "role", path="auth/kubernetes/role/all", data_json=json.dumps({"bound_service_account_names": "*"})
+            ),
+        ),
+        passes=(
+            lambda: vault.generic.Endpoint(
+                "rotate", path="database/rotate-root/app", data_json="{}", disable_read=True, disable_delete=True
+            ),
+        ),
+    ),
+    "vault-provider-credentials": Case(
+        fails=(
+            lambda: vault.Provider("vault-token", address="https://vault.example.com", token="hvs." + "x" * 24),
+            lambda: vault.Provider(
+                "vault-userpass",
+                address="https://vault.example.com",
+                auth_login_userpass={"username": "ci", "password": KNOWN_SECRET},
+            ),
+        ),
+        passes=(
+            lambda: vault.Provider("vault-env", address="https://vault.example.com"),
+            lambda: vault.Provider(
+                "vault-secret",
+                address="https://vault.example.com",
+                token=pulumi.Output.secret(KNOWN_SECRET),
+                opts=pulumi.ResourceOptions(additional_secret_outputs=["token"]),
+            ),
+            lambda: vault.Provider(
+                "vault-file", address="https://vault.example.com", auth_login_token_file={"filename": "/run/token"}
+            ),
+        ),
+    ),
+    # --- database secrets ---------------------------------------------------------------------------------------
+    "vault-database-role-revocation": Case(
+        fails=(lambda: db_role(revocation_statements=None), lambda: db_role(revocation_statements=[" "])),
+        passes=(db_role,),
+    ),
+    "vault-database-credential-lifetime": Case(
+        fails=(
+            lambda: db_role(default_ttl=None),
+            lambda: db_role(max_ttl=30 * 86400),
+            lambda: db_role(default_ttl=0, max_ttl=0),
+            lambda: db_static_role(rotation_period=90 * 86400),
+        ),
+        passes=(db_role, db_static_role),
+    ),
+    "vault-database-role-no-superuser": Case(
+        fails=(
+            lambda: db_role(
+                creation_statements=["CREATE ROLE \"{{name}}\" WITH LOGIN SUPERUSER PASSWORD '{{password}}';"]
+            ),
+            lambda: db_role(creation_statements=["GRANT ALL PRIVILEGES ON *.* TO '{{name}}'@'%';"]),
+            lambda: db_role(creation_statements=[*CREATE_READER, 'ALTER ROLE "{{name}}" CREATEROLE;']),
+            lambda: db_role(creation_statements=[*CREATE_READER, 'GRANT rds_superuser TO "{{name}}";']),
+        ),
+        passes=(
+            db_role,
+            lambda: db_role(
+                creation_statements=["CREATE ROLE \"{{name}}\" WITH LOGIN NOSUPERUSER PASSWORD '{{password}}';"]
+            ),
+            # A quoted word is not a privilege.
+            lambda: db_role(creation_statements=["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD 'superuser';"]),
+        ),
+    ),
+    "vault-database-connection-tls": Case(
+        fails=(
+            lambda: db_connection(url="postgresql://{{username}}:{{password}}@db:5432/app?sslmode=disable"),
+            lambda: db_connection(url="postgresql://{{username}}:{{password}}@db:5432/app"),
+            lambda: db_connection(url="host=db user={{username}} password={{password}} sslmode=prefer"),
+            lambda: db_connection(plugin="mysql", url="{{username}}:{{password}}@tcp(db:3306)/"),
+        ),
+        passes=(
+            db_connection,
+            lambda: db_connection(url="postgresql://{{username}}:{{password}}@db:5432/app?sslmode=require"),
+            lambda: db_connection(plugin="mysql", url="{{username}}:{{password}}@tcp(db:3306)/?tls=true"),
+            lambda: db_connection(plugin="mysql", url="{{username}}:{{password}}@tcp(db:3306)/", tls_ca=CA_CERT),
+        ),
+    ),
+    "vault-database-connection-no-literal-password": Case(
+        fails=(
+            lambda: db_connection(url=f"postgresql://admin:{KNOWN_SECRET}@db:5432/app?sslmode=verify-full"),
+            lambda: db_connection(plugin="mysql", url=f"admin:{KNOWN_SECRET}@tcp(db:3306)/?tls=true"),
+        ),
+        passes=(db_connection,),
     ),
     # --- stack --------------------------------------------------------------------------------------------------
     "vault-audit-device-present": Case(
-        fails=(workload, program(workload, lambda: audit(options={}))),
+        fails=(
+            workload,
+            program(workload, lambda: audit(options={})),
+            program(workload, lambda: audit(options={"file_path": "discard"})),
+        ),
         passes=(program(workload, audit), program(workload, lambda: audit(type="syslog", options={}))),
     ),
     "vault-audit-devices-redundant": Case(
@@ -260,7 +457,12 @@ CASES: dict[str, Case] = {
     ),
     "vault-role-policies-exist": Case(
         fails=(k8s_role, lambda: k8s_role(token_policies=["default", "shared-reader"])),
-        passes=(workload, program(policy, lambda: k8s_role(token_policies=["default", POLICY_NAME]))),
+        passes=(
+            workload,
+            program(policy, lambda: k8s_role(token_policies=["default", POLICY_NAME])),
+            # Vault compares policy names in lower case.
+            program(policy, lambda: k8s_role(token_policies=["Workload-App-App"])),
+        ),
     ),
     "vault-role-unique": Case(
         fails=(
@@ -350,6 +552,9 @@ CASES: dict[str, Case] = {
                 lambda: k8s.core.v1.Secret("app-secret", string_data={"api-key": KNOWN_SECRET}),
                 lambda: pulumi.export("settings", {"endpoint": "https://api.example.com", "key": KNOWN_SECRET}),
             ),
+            lambda: pulumi.export("database", {"host": "db.app.svc", "password": KNOWN_SECRET}),
+            # AnalyzeStack gets the outputs: RandomPassword's result, exported under an innocent name.
+            lambda: pulumi.export("buildInfo", random.RandomPassword("build-password", length=24).result),
         ),
         passes=(
             lambda: pulumi.export("authMount", "kubernetes"),
@@ -357,6 +562,9 @@ CASES: dict[str, Case] = {
                 lambda: k8s.core.v1.Secret("app-secret", string_data={"api-key": KNOWN_SECRET}),
                 lambda: pulumi.export("roles", {"app": ROLE}),
             ),
+            # Names of objects are not credentials.
+            lambda: pulumi.export("secretStore", "app-secret"),
+            lambda: pulumi.export("delivery", {"app": {"secretProviderClass": "app-vault", "tokenTtl": "15m"}}),
         ),
     ),
     # --- External Secrets -------------------------------------------------------------------------------------
@@ -413,6 +621,16 @@ CASES: dict[str, Case] = {
             cluster_secret_store,
             lambda: cluster_secret_store(conditions=[]),
             lambda: cluster_secret_store(conditions=[{"namespaceRegexes": ["app-.*"]}]),
+            lambda: cluster_secret_store(conditions=[{"namespaceSelector": {}}]),
+            lambda: cluster_secret_store(
+                conditions=[
+                    {
+                        "namespaceSelector": {
+                            "matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "Exists"}]
+                        }
+                    }
+                ]
+            ),
         ),
         passes=(
             lambda: cluster_secret_store(conditions=[{"namespaces": [NAMESPACE]}]),
@@ -430,6 +648,7 @@ CASES: dict[str, Case] = {
             external_secret,
             lambda: external_secret(refreshInterval=None),
             lambda: external_secret(refreshInterval="15m"),
+            lambda: external_secret(refreshPolicy=["Periodic"]),
         ),
     ),
     "eso-no-service-account-token-target": Case(
@@ -446,12 +665,77 @@ CASES: dict[str, Case] = {
         ),
         passes=(external_secret, lambda: external_secret(target={"name": "app", "template": {"type": "Opaque"}})),
     ),
+    "eso-find-scoped": Case(
+        fails=(
+            lambda: external_secret(data=None, dataFrom=[{"find": {"name": {"regexp": ".*"}}}]),
+            lambda: external_secret(data=None, dataFrom=[{"find": {"path": "/", "name": {"regexp": "^"}}}]),
+            lambda: external_secret(data=None, dataFrom=[{"find": {"conversionStrategy": "Default"}}]),
+        ),
+        passes=(
+            external_secret,
+            lambda: external_secret(data=None, dataFrom=[{"find": {"path": "app", "name": {"regexp": ".*"}}}]),
+            lambda: external_secret(data=None, dataFrom=[{"find": {"name": {"regexp": "^app-"}}}]),
+            lambda: external_secret(data=None, dataFrom=[{"extract": {"key": "app"}}]),
+        ),
+    ),
+    "eso-cluster-external-secret-scoped": Case(
+        fails=(
+            lambda: cluster_external_secret(namespaceSelectors=[{}]),
+            lambda: cluster_external_secret(
+                namespaceSelector={
+                    "matchExpressions": [
+                        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}
+                    ]
+                }
+            ),
+        ),
+        passes=(
+            lambda: cluster_external_secret(namespaces=[NAMESPACE]),
+            lambda: cluster_external_secret(namespaceSelectors=[{"matchLabels": {"team": "app"}}]),
+        ),
+    ),
+    "eso-no-push-secret": Case(
+        fails=(
+            lambda: custom(
+                "push",
+                "external-secrets.io/v1alpha1",
+                "PushSecret",
+                {
+                    "secretStoreRefs": [{"name": "app-secret", "kind": "SecretStore"}],
+                    "selector": {"secret": {"name": "app"}},
+                    "data": [{"match": {"secretKey": "k", "remoteRef": {"remoteKey": "app"}}}],
+                },
+            ),
+        ),
+        passes=(external_secret,),
+    ),
     "eso-chart-cluster-wide-off": Case(
         fails=(
             lambda: eso_chart({"installCRDs": True}),
             lambda: eso_chart({**ESO_VALUES, "processClusterStore": True}, release=True),
+            # Go template truth: the string "false" is true.
+            lambda: eso_chart({**ESO_VALUES, "processPushSecret": "false"}),
+            # The chart under its OCI, repository and archive names.
+            lambda: chart("eso-oci", "oci://ghcr.io/external-secrets/charts/external-secrets", {}),
+            lambda: chart("eso-repo", "external-secrets/external-secrets", {}),
+            lambda: chart("eso-local", "./charts/external-secrets-2.9.0.tgz", {}),
+            # Values given in a file.
+            lambda: chart_with_files("eso-files", "external-secrets", [values_file({"installCRDs": True})]),
+            # A later file wins over an earlier one.
+            lambda: chart_with_files(
+                "eso-layers", "external-secrets", [values_file(ESO_VALUES), values_file({"processClusterStore": True})]
+            ),
         ),
-        passes=(eso_chart, lambda: eso_chart(release=True), lambda: chart("other", "ingress-nginx", {})),
+        passes=(
+            eso_chart,
+            lambda: eso_chart(release=True),
+            lambda: chart("other", "ingress-nginx", {}),
+            lambda: chart_with_files("eso-files", "external-secrets", [values_file(ESO_VALUES)]),
+            # Inline values win over the files.
+            lambda: chart_with_files(
+                "eso-layers", "external-secrets", [values_file({"processClusterStore": True})], values=ESO_VALUES
+            ),
+        ),
     ),
     "eso-no-legacy-external-secret": Case(
         fails=(
@@ -474,11 +758,22 @@ CASES: dict[str, Case] = {
         fails=(
             lambda: secret_provider_class(parameters={"vaultSkipTLSVerify": "true"}),
             lambda: secret_provider_class(parameters={"vaultAddress": "http://vault.example.com:8200"}),
+            lambda: secret_provider_class(parameters={"vaultSkipTLSVerify": "t"}),
+            lambda: secret_provider_class(parameters={"vaultSkipTLSVerify": "1"}),
+            lambda: secret_provider_class(parameters={"vaultSkipTLSVerify": "TRUE"}),
         ),
-        passes=(secret_provider_class, lambda: secret_provider_class(parameters={"vaultSkipTLSVerify": "false"})),
+        passes=(
+            secret_provider_class,
+            lambda: secret_provider_class(parameters={"vaultSkipTLSVerify": "false"}),
+            lambda: secret_provider_class(parameters={"vaultSkipTLSVerify": "F"}),
+            lambda: secret_provider_class(parameters={"vaultAddress": "https://[fd00::1:8200"}),
+        ),
     ),
     "csi-audience-set": Case(
-        fails=(lambda: secret_provider_class(parameters={"audience": None}),),
+        fails=(
+            lambda: secret_provider_class(parameters={"audience": None}),
+            lambda: secret_provider_class(parameters={"audience": API_SERVER}),
+        ),
         passes=(secret_provider_class,),
     ),
     "csi-object-paths-safe": Case(
@@ -502,6 +797,9 @@ CASES: dict[str, Case] = {
                 secretObjects=[{"secretName": "app", "type": "Opaque", "data": [{"objectName": "api-key", "key": "k"}]}]
             ),
             lambda: csi_chart({**CSI_VALUES, "syncSecret": {"enabled": True}}),
+            lambda: chart_with_files(
+                "csi-files", "secrets-store-csi-driver", [values_file({**CSI_VALUES, "syncSecret": {"enabled": "no"}})]
+            ),
         ),
         passes=(secret_provider_class, csi_chart),
     ),
@@ -535,8 +833,19 @@ CASES: dict[str, Case] = {
                 metadata={"namespace": NAMESPACE},
                 spec=pod_spec(initContainers=[container(envFrom=[{"secretRef": {"name": "app"}}])]),
             ),
+            # Patch kinds and custom workload kinds keep the pod under spec.template too.
+            lambda: k8s.apps.v1.DeploymentPatch(
+                "app-patch",
+                metadata={"name": "app", "namespace": NAMESPACE},
+                spec={"template": {"spec": pod_spec(containers=[container(envFrom=[{"secretRef": {"name": "app"}}])])}},
+            ),
+            widget(
+                "Rollout",
+                "argoproj.io/v1alpha1",
+                with_template(pod_spec(containers=[container(envFrom=[{"secretRef": {"name": "app"}}])])),
+            ),
         ),
-        passes=(deployment, cron_job),
+        passes=(deployment, cron_job, widget("Rollout", "argoproj.io/v1alpha1", with_template(pod_spec()))),
     ),
     "k8s-no-automount-sa-token": Case(
         fails=(
@@ -577,6 +886,16 @@ CASES: dict[str, Case] = {
             lambda: deployment(
                 spec=pod_spec(containers=[container(env=[{"name": "API_TOKEN", "value": KNOWN_SECRET}])])
             ),
+            lambda: deployment(spec=pod_spec(containers=[container(env=[{"name": "DB_PASS", "value": KNOWN_SECRET}])])),
+            lambda: k8s.core.v1.ConfigMap(
+                "app-properties",
+                data={"application.properties": f"db.url=jdbc:postgresql://db/app\ndb.password={KNOWN_SECRET}\n"},
+            ),
+            lambda: deployment(spec=pod_spec(containers=[container(args=[f"--db-password={KNOWN_SECRET}"])])),
+            lambda: deployment(spec=pod_spec(containers=[container(args=["serve", "--api-token", KNOWN_SECRET])])),
+            lambda: deployment(
+                spec=pod_spec(containers=[container(command=["sh", "-c", f"exec app --password {KNOWN_SECRET}"])])
+            ),
         ),
         passes=(
             lambda: k8s.core.v1.ConfigMap(
@@ -584,6 +903,19 @@ CASES: dict[str, Case] = {
                 data={"LOG_LEVEL": "info", "DB_PASSWORD_FILE": "/vault/secrets/db", "TOKEN_TTL": "15m"},
             ),
             deployment,
+            # Names that say what they refer to, and values that cannot be credentials.
+            lambda: k8s.core.v1.ConfigMap(
+                "app-refs",
+                data={
+                    "TOKEN_HEADER": "X-Vault-Token",
+                    "SECRET_BACKEND": "vault",
+                    "oauth_token": "https://auth.example.com/oauth/token",
+                    "application.properties": "db.password=${DB_PASSWORD}\nlog.level=info\n",
+                },
+            ),
+            lambda: deployment(
+                spec=pod_spec(containers=[container(args=["--password-file=/vault/secrets/db", "--token=$(TOKEN)"])])
+            ),
         ),
     ),
     "k8s-vault-agent-tls": Case(
@@ -598,6 +930,10 @@ CASES: dict[str, Case] = {
                     "vault.hashicorp.com/service": "http://vault:8200",
                 }
             ),
+            lambda: deployment(
+                spec=pod_spec(automountServiceAccountToken=True),
+                annotations={"vault.hashicorp.com/agent-inject": "t", "vault.hashicorp.com/tls-skip-verify": "T"},
+            ),
         ),
         passes=(
             lambda: deployment(
@@ -611,6 +947,44 @@ CASES: dict[str, Case] = {
             lambda: chart("eso", "external-secrets", ESO_VALUES, version="^2.9.0"),
             lambda: chart("x", "x", {}, version=""),
         ),
-        passes=(eso_chart, lambda: chart("x", "x", {}, version="1.2.3", release=True)),
+        passes=(
+            eso_chart,
+            lambda: chart("x", "x", {}, version="1.2.3", release=True),
+            lambda: chart("local", "./charts/x-1.2.3.tgz", {}, version=""),
+        ),
+    ),
+    "k8s-projected-token-expiry": Case(
+        fails=(
+            lambda: deployment(spec=pod_spec(volumes=[projected(86400)])),
+            lambda: widget(
+                "Rollout", "argoproj.io/v1alpha1", with_template(pod_spec(volumes=[projected(7 * 86400)]))
+            )(),
+        ),
+        passes=(
+            lambda: deployment(spec=pod_spec(volumes=[projected(3600)])),
+            lambda: deployment(spec=pod_spec(volumes=[projected(None)])),
+        ),
+    ),
+    "vault-chart-tls": Case(
+        fails=(
+            # The chart's defaults: a server listening without TLS.
+            lambda: vault_chart({}),
+            lambda: vault_chart({"server": {"dev": {"enabled": True}}, "global": {"tlsDisable": False}}),
+            lambda: vault_chart(
+                {"global": {"externalVaultAddr": "http://vault.example.com:8200"}, "server": {"enabled": False}}
+            ),
+            lambda: vault_chart(
+                {**CSI_PROVIDER_VALUES, "csi": {"enabled": True, "extraArgs": ["-vault-tls-skip-verify"]}}
+            ),
+            lambda: vault_chart({}, chart_ref="oci://registry.example.com/hashicorp/vault"),
+        ),
+        passes=(
+            lambda: vault_chart(INJECTOR_VALUES),
+            lambda: vault_chart(CSI_PROVIDER_VALUES, name="vault-csi"),
+            lambda: vault_chart({"global": {"tlsDisable": False}}),
+            lambda: vault_chart(
+                {**CSI_PROVIDER_VALUES, "csi": {"enabled": True, "extraArgs": ["-vault-tls-skip-verify=false"]}}
+            ),
+        ),
     ),
 }

@@ -203,6 +203,20 @@ def external_secret(name: str = "app", **spec_overrides: Any) -> k8s.apiextensio
     return custom(name, "external-secrets.io/v1", "ExternalSecret", spec)
 
 
+def cluster_external_secret(name: str = "app-everywhere", **spec: Any) -> k8s.apiextensions.CustomResource:
+    body = {
+        "externalSecretName": "app",
+        "externalSecretSpec": {
+            "refreshInterval": "1h",
+            "secretStoreRef": {"name": "shared", "kind": "ClusterSecretStore"},
+            "target": {"name": "app", "creationPolicy": "Owner"},
+            "data": [{"secretKey": "api-key", "remoteRef": {"key": "app", "property": "apikey"}}],
+        },
+        **spec,
+    }
+    return custom(name, "external-secrets.io/v1", "ClusterExternalSecret", body, namespace=None)
+
+
 def provider_objects(*names: str) -> str:
     return yaml.safe_dump(
         [{"objectName": n, "secretPath": "secret/data/app", "secretKey": "apikey"} for n in names or ("api-key",)]
@@ -324,4 +338,82 @@ def cron_job(name: str = "nightly", spec: dict[str, Any] | None = None) -> k8s.b
             "schedule": "0 3 * * *",
             "jobTemplate": {"spec": {"template": {"spec": spec or pod_spec(restartPolicy="OnFailure")}}},
         },
+    )
+
+
+def vault_chart(values: dict[str, Any], name: str = "vault", chart_ref: str = "vault") -> pulumi.Resource:
+    return chart(name, chart_ref, values, "0.34.1")
+
+
+# The components' own vault chart values (an external Vault, one client each), as the stack installs them.
+INJECTOR_VALUES = {
+    "global": {"externalVaultAddr": VAULT_ADDRESS},
+    "server": {"enabled": False},
+    "csi": {"enabled": False},
+    "injector": {"enabled": True, "authPath": "auth/kubernetes"},
+}
+CSI_PROVIDER_VALUES = {
+    "global": {"externalVaultAddr": VAULT_ADDRESS},
+    "server": {"enabled": False},
+    "injector": {"enabled": False},
+    "csi": {"enabled": True},
+}
+
+
+def values_file(values: dict[str, Any]) -> pulumi.StringAsset:
+    return pulumi.StringAsset(yaml.safe_dump(values))
+
+
+def chart_with_files(
+    name: str, chart_ref: str, files: list[pulumi.Asset], values: dict[str, Any] | None = None
+) -> k8s.helm.v4.Chart:
+    return k8s.helm.v4.Chart(
+        name, chart=chart_ref, version="1.0.0", values=values or {}, value_yaml_files=files, namespace="kube-system"
+    )
+
+
+# --- database secrets ---------------------------------------------------------------------------------------
+
+CREATE_READER = [
+    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';",
+    'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{{name}}";',
+]
+REVOKE_READER = ['REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{{name}}";', 'DROP ROLE IF EXISTS "{{name}}";']
+DB_URL = "postgresql://{{username}}:{{password}}@db.app.svc:5432/app?sslmode=verify-full"
+
+
+def db_role(name: str = "app-read", **overrides: Any) -> vault.database.SecretBackendRole:
+    return vault.database.SecretBackendRole(
+        name,
+        **_args(
+            {
+                "backend": "database",
+                "name": name,
+                "db_name": "app",
+                "creation_statements": CREATE_READER,
+                "revocation_statements": REVOKE_READER,
+                "default_ttl": 3600,
+                "max_ttl": 8 * 3600,
+            },
+            overrides,
+        ),
+    )
+
+
+def db_static_role(name: str = "app-report", **overrides: Any) -> vault.database.SecretBackendStaticRole:
+    return vault.database.SecretBackendStaticRole(
+        name,
+        **_args(
+            {"backend": "database", "name": name, "db_name": "app", "username": "report", "rotation_period": 86400},
+            overrides,
+        ),
+    )
+
+
+def db_connection(
+    name: str = "app", plugin: str = "postgresql", url: str = DB_URL, **block: Any
+) -> vault.database.SecretBackendConnection:
+    settings = {"connection_url": url, "username": "vault-admin", "password": pulumi.Output.secret(KNOWN_SECRET)}
+    return vault.database.SecretBackendConnection(
+        name, backend="database", name=name, allowed_roles=["app-read"], **{plugin: {**settings, **block}}
     )
