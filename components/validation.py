@@ -3,7 +3,7 @@
 Each validator takes the field's display name (as written in the stack config,
 e.g. ``workloads[0].serviceAccount``) and the raw value, and either returns the
 normalised value or raises ``SpecError`` naming the field, the value and what
-is allowed. Nothing here knows about Pulumi.
+is allowed. Only ``when_known`` knows about Pulumi (an Output is checked once its value is known).
 """
 
 from __future__ import annotations
@@ -13,15 +13,23 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
+import pulumi
+
+from .durations import DURATION_SYNTAX, parse_duration
+
 
 class SpecError(ValueError):
-    """A stack spec or component argument that cannot be accepted."""
+    """A stack spec or component argument that cannot be accepted.
+
+    A value of None means the field is missing (or null): the message says it is required.
+    """
 
     def __init__(self, field: str, value: object, allowed: str) -> None:
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{field}: {_show(value)} is not allowed: {allowed}")
+        problem = "is required" if value is None else f"{_show(value)} is not allowed"
+        super().__init__(f"{field}: {problem}: {allowed}" if field else f"{problem}: {allowed}")
 
 
 def _show(value: object) -> str:
@@ -37,7 +45,6 @@ _VAULT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _MOUNT_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _KEY_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _SECRET_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _PEM = re.compile(r"^-----BEGIN [A-Z0-9 ]+-----\n[A-Za-z0-9+/=\n\r]+-----END [A-Z0-9 ]+-----\s*$")
 
 DNS_LABEL_RULE = "a DNS-1123 label: 1-63 lowercase letters, digits or '-', starting and ending alphanumeric"
@@ -122,23 +129,13 @@ def secret_key(field: str, value: object) -> str:
 
 
 def duration_seconds(field: str, value: object, *, minimum: int = 1, maximum: int | None = None) -> int:
-    """A duration (``90s``, ``15m``, ``1h30m``, ``30d``) or whole seconds."""
-    seconds: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        seconds = value
-    elif isinstance(value, str) and value:
-        match = _DURATION.match(value)
-        if match and any(match.groups()):
-            days, hours, minutes, secs = (int(g or 0) for g in match.groups())
-            seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
-        elif value.isdigit():
-            seconds = int(value)
-    allowed = "a duration such as '90s', '15m', '1h30m', '30d' or whole seconds"
+    """A duration (``90s``, ``15m``, ``1h30m``, ``30d``) or whole seconds, as whole seconds."""
+    seconds = parse_duration(value)
     if seconds is None:
-        raise SpecError(field, value, allowed)
+        raise SpecError(field, value, DURATION_SYNTAX)
     if seconds < minimum or (maximum is not None and seconds > maximum):
         upper = f" and at most {maximum}s" if maximum is not None else ""
-        raise SpecError(field, value, f"{allowed}, at least {minimum}s{upper}")
+        raise SpecError(field, value, f"{DURATION_SYNTAX}, at least {minimum}s{upper}")
     return seconds
 
 
@@ -160,6 +157,17 @@ def pem(field: str, value: object) -> str:
     if not _PEM.match(text.strip() + "\n"):
         raise SpecError(field, "<PEM>" if len(text) > 40 else value, "a PEM block (-----BEGIN ...-----)")
     return text.strip() + "\n"
+
+
+def when_known(field: str, value: object, check: Any) -> Any:
+    """``check(field, value)`` now for a plain value; for an Output, when its value is known (at deployment).
+
+    For the fields that may be other resources' outputs (addresses, CA certificates): nothing that
+    shapes access is an Output, so everything else is checked before a resource is registered.
+    """
+    if isinstance(value, pulumi.Output):
+        return value.apply(lambda known: check(field, known))
+    return check(field, value)
 
 
 def boolean(field: str, value: object) -> bool:

@@ -9,7 +9,9 @@ resource's state. The same capture serves the offline plan and the tests.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
+import heapq
 import json
 import runpy
 import secrets
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.config import set_all_config
@@ -28,12 +31,19 @@ from pulumi.runtime.settings import SETTINGS, set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-# The signature key and value Pulumi uses to mark a secret in a property map.
-SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+# The signature key and value Pulumi uses to mark a secret in a property map: the SDK's own definition
+# (the pinned SDK's serializer), named here once for the capture, the plan and the tests.
+SECRET_SIG_KEY: str = rpc._special_sig_key
+SECRET_SIG: str = rpc._special_secret_sig
 MASK = "[secret]"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@functools.cache
+def project_name(root: Path = PROJECT_ROOT) -> str:
+    """The project's name, from ``Pulumi.yaml``: the namespace of its stack config keys."""
+    return str(yaml.safe_load((root / "Pulumi.yaml").read_text())["name"])
 
 
 @dataclass
@@ -49,6 +59,8 @@ class CapturedResource:
     dependencies: list[str] = field(default_factory=list)
     provider: str | None = None
     additional_secret_outputs: list[str] = field(default_factory=list)
+    aliases: list[dict[str, str]] = field(default_factory=list)
+    """The alias specs the resource was registered with (``name``, ``type``, ``parentUrn``, ``urn``: the set ones)."""
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -62,7 +74,7 @@ class CapturedResource:
 
 @dataclass
 class Capture:
-    """Everything one program run registered, in registration order."""
+    """Everything one program run registered, in canonical order (``canonical_order``)."""
 
     resources: list[CapturedResource]
     outputs: dict[str, Any]
@@ -143,15 +155,65 @@ class CaptureMonitor(pulumi_mocks.MockMonitor):
                 name=request.name,
                 parent=request.parent or None,
                 custom=bool(request.custom),
-                inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
-                dependencies=list(request.dependencies),
+                inputs=canonical(rpc.deserialize_properties(request.object, keep_unknowns=True)),
+                dependencies=sorted(set(request.dependencies)),
                 provider=request.provider or None,
-                additional_secret_outputs=list(request.additionalSecretOutputs),
+                additional_secret_outputs=sorted(request.additionalSecretOutputs),
+                aliases=[_alias(a) for a in request.aliases],
             )
             self.captured.append(resource)
             if self.on_register is not None:
                 self.on_register(resource)
         return response
+
+
+def canonical(value: Any) -> Any:
+    """Inputs as plain data in one order: mapping keys sorted (their order means nothing to the engine) and
+    whole numbers as ints (a protobuf Struct carries every number as a double)."""
+    if isinstance(value, Mapping):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(x) for x in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _alias(alias: Any) -> dict[str, str]:
+    if alias.HasField("spec"):
+        spec = alias.spec
+        found = {"name": spec.name, "type": spec.type, "parentUrn": spec.parentUrn}
+        return {k: x for k, x in found.items() if x}
+    return {"urn": alias.urn}
+
+
+def canonical_order(resources: list[CapturedResource]) -> list[CapturedResource]:
+    """The resources in an order that is the same on every run: parents and dependencies first, then by name.
+
+    The SDK registers from a thread pool, so the order requests arrive in varies between runs; this
+    is a topological order of the parent and dependency edges (what an engine must respect) with
+    ties broken by name and URN.
+    """
+    by_urn = {r.urn: r for r in resources}
+    waiting = {r.urn: {u for u in (r.parent, *r.dependencies) if u in by_urn and u != r.urn} for r in resources}
+    dependents: dict[str, list[str]] = {}
+    for urn, needs in waiting.items():
+        for need in needs:
+            dependents.setdefault(need, []).append(urn)
+    ready = [(by_urn[u].name, u) for u, needs in waiting.items() if not needs]
+    heapq.heapify(ready)
+    ordered: list[CapturedResource] = []
+    while ready:
+        _, urn = heapq.heappop(ready)
+        ordered.append(by_urn[urn])
+        for dependent in dependents.get(urn, ()):
+            waiting[dependent].discard(urn)
+            if not waiting[dependent]:
+                heapq.heappush(ready, (by_urn[dependent].name, dependent))
+    if len(ordered) != len(resources):  # a cycle cannot come from the SDK; keep everything regardless
+        seen = {r.urn for r in ordered}
+        ordered += sorted((r for r in resources if r.urn not in seen), key=lambda r: (r.name, r.urn))
+    return ordered
 
 
 # A registration allocates thousands of short-lived objects (futures, tasks, protobuf messages); with
@@ -181,7 +243,7 @@ def run_program(
     program: Callable[[], Any] | Path,
     config: Mapping[str, Any] | None = None,
     *,
-    project: str = "secrets-platform",
+    project: str | None = None,
     stack: str = "dev",
     secret_keys: list[str] | None = None,
     preview: bool = True,
@@ -196,6 +258,7 @@ def run_program(
     """
     monitor = monitor or CaptureMonitor(mocks, on_register)
     set_root_resource(None)  # type: ignore[arg-type]
+    project = project or project_name()
     pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     set_all_config(config_strings(config or {}), secret_keys or [])
     SETTINGS.rpc_manager.clear()
@@ -219,7 +282,7 @@ def run_program(
         _sync_await(run_pulumi_func(run))
         root_stack = pulumi.runtime.settings.get_root_resource()
         outputs = _resolve_outputs(getattr(root_stack, "outputs", {}) or {})
-    return Capture(resources=monitor.captured, outputs=outputs)
+    return Capture(resources=canonical_order(monitor.captured), outputs=outputs)
 
 
 def _resolve_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:

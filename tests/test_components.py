@@ -10,9 +10,8 @@ import pytest
 
 from components import JwtAuth, KubernetesAuth, SecretsPlatform, WorkloadAccess
 from components.args import AuthMethod, ReviewerMode
-from components.policy_document import PolicyRule, parse_policy
 from planner.engine import Capture, EchoMocks, is_secret, run_program
-from tests.conftest import dev_config
+from tests.conftest import dev_config, grants
 
 CA = dev_config()["secrets-platform:cluster"]["caCert"]
 MYAPP = {
@@ -40,10 +39,7 @@ def test_workload_access_grants_read_on_exactly_its_paths_with_a_bound_role() ->
     )
     policy = only(capture, "vault:index/policy:Policy")
     assert policy["name"] == "workload-myapp-myapp"
-    assert parse_policy(policy["policy"]) == (
-        PolicyRule("kv/data/team/db", ("read",)),
-        PolicyRule("secret/data/myapp", ("read",)),
-    )
+    assert grants(policy["policy"]) == {"kv/data/team/db": ("read",), "secret/data/myapp": ("read",)}
     role = only(capture, K8S_ROLE)
     assert role == {
         "backend": "kubernetes",
@@ -197,7 +193,7 @@ def test_platform_wires_every_role_to_the_auth_mount(dev_capture: Capture) -> No
     for role in roles:
         assert role.inputs["backend"] == "kubernetes"
         assert mount.urn in role.dependencies  # the role waits for the mount it lives on
-        assert by_urn[role.parent or ""].type == "vaultk8s:index:WorkloadAccess"
+        assert by_urn[role.parent or ""].type == "vaultk8s:index:SecretsPlatform"
     assert dev_capture.outputs["roles"] == {"myapp": "my-role", "db-client": "k8s-role"}
     assert dev_capture.outputs["access"] == {
         "myapp": {"secret/data/myapp": ["read"]},

@@ -108,7 +108,7 @@ def test_the_page_renders_in_headless_chromium_without_errors_showing_every_work
         assert re.search(rf'<tr data-workload="{name}"[^>]*>\s*<th scope="row" class="workload">{name}', dom)
     # One column per path, shared paths once; each cell names its delivery and lifetime.
     assert dom.count('<th class="path"') == len(expected) - 2 + 3  # own paths, secret/data/shared, myapp, db
-    assert "csi → token" in dom and "stale ≤ 2m" in dom
+    assert "token via csi" in dom and html.escape("stale <= 2m") in dom
     assert 'id="shown">26<' in dom
 
 
