@@ -213,10 +213,11 @@ def _unique(items: Iterable[Any], field: str, name: str, key: Callable[[Any], An
 
 def validate_secret_ref(field: str, raw: object) -> SecretRef:
     args = _Fields(field, raw, SecretRefArgs)
-    path = args.req("path", v.require_str)
+    kv_path = "a KV v2 data path '<mount>/data/<path>', e.g. 'secret/data/myapp'"
+    path = args.req("path", lambda f, x: v.require_str(f, x, kv_path))
     match = _KV_DATA_PATH.match(path)
     if not match:
-        raise SpecError(args.name("path"), path, "a KV v2 data path '<mount>/data/<path>', e.g. 'secret/data/myapp'")
+        raise SpecError(args.name("path"), path, kv_path)
     try:
         mount = v.mount_path(args.name("path"), match["mount"])
         key_path = v.kv_key_path(args.name("path"), match["key_path"])
@@ -506,7 +507,7 @@ def validate_kv_store(raw: object) -> KvStoreSpec:
 
 
 def validate_connection_url(field: str, value: object) -> str:
-    text = v.require_str(field, value)
+    text = v.require_str(field, value, "a URL with {{username}} and {{password}} placeholders")
     if (
         "{{username}}" not in text
         or "{{password}}" not in text
@@ -648,7 +649,7 @@ def validate_vault_agent_injector(raw: object) -> AgentInjectorInstall:
 def validate_audit_device(field: str, raw: object) -> AuditDevice:
     args = _Fields(field, raw, AuditDeviceArgs)
     kind = args.req("type", lambda f, x: v.choice(f, x, ("file", "socket", "syslog")))
-    target = args.req("target", v.require_str)
+    target = args.req("target", lambda f, x: v.require_str(f, x, "a file path, host:port or tag"))
     if not target or any(c.isspace() or ord(c) < 32 for c in target) or len(target) > 512:
         raise SpecError(args.name("target"), target, "a file path, host:port or tag without spaces")
     if kind == "file" and not (target.startswith("/") or target == "stdout"):

@@ -53,21 +53,22 @@ DNS_SUBDOMAIN_RULE = (
 )
 
 
-def require_str(field: str, value: object) -> str:
+def require_str(field: str, value: object, rule: str = "a string") -> str:
+    """``value`` if it is a string; else the error states ``rule``, what the field allows (or that it is required)."""
     if not isinstance(value, str):
-        raise SpecError(field, value, "a string")
+        raise SpecError(field, value, rule)
     return value
 
 
 def dns_label(field: str, value: object) -> str:
-    text = require_str(field, value)
+    text = require_str(field, value, DNS_LABEL_RULE)
     if len(text) > 63 or not _DNS_LABEL.match(text):
         raise SpecError(field, value, DNS_LABEL_RULE)
     return text
 
 
 def dns_subdomain(field: str, value: object) -> str:
-    text = require_str(field, value)
+    text = require_str(field, value, DNS_SUBDOMAIN_RULE)
     if len(text) > 253 or not _DNS_SUBDOMAIN.match(text):
         raise SpecError(field, value, DNS_SUBDOMAIN_RULE)
     return text
@@ -78,30 +79,29 @@ _AUDIENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 
 def audience(field: str, value: object) -> str:
     """A token audience: a name or URL, without globs, spaces or quotes."""
-    text = require_str(field, value)
+    rule = "a name or URL of letters, digits and . _ : / - (no globs, spaces or quotes)"
+    text = require_str(field, value, rule)
     if len(text) > 253 or not _AUDIENCE.match(text):
-        raise SpecError(field, value, "a name or URL of letters, digits and . _ : / - (no globs, spaces or quotes)")
+        raise SpecError(field, value, rule)
     return text
 
 
 def vault_name(field: str, value: object) -> str:
     """A Vault role or policy name: no globs, slashes, quotes or spaces."""
-    text = require_str(field, value)
+    rule = "1-128 letters, digits, '_', '-' or '.', starting alphanumeric, without '..'"
+    text = require_str(field, value, rule)
     if len(text) > 128 or not _VAULT_NAME.match(text) or ".." in text:
-        raise SpecError(field, value, "1-128 letters, digits, '_', '-' or '.', starting alphanumeric, without '..'")
+        raise SpecError(field, value, rule)
     return text
 
 
 def mount_path(field: str, value: object) -> str:
     """A Vault mount path such as ``kubernetes`` or ``clusters/dev``."""
-    text = require_str(field, value).strip("/") if isinstance(value, str) else require_str(field, value)
+    rule = "a mount path of '/'-separated segments of letters, digits, '_' or '-' (no globs or '..')"
+    text = require_str(field, value, rule).strip("/")
     segments = text.split("/")
     if not text or len(text) > 128 or not all(_MOUNT_SEGMENT.match(s) for s in segments):
-        raise SpecError(
-            field,
-            value,
-            "a mount path of '/'-separated segments of letters, digits, '_' or '-' (no globs or '..')",
-        )
+        raise SpecError(field, value, rule)
     if segments[0] in {"sys", "auth", "identity", "cubbyhole"}:
         raise SpecError(field, value, "a mount path outside Vault's reserved sys/, auth/, identity/, cubbyhole/")
     return text
@@ -109,22 +109,20 @@ def mount_path(field: str, value: object) -> str:
 
 def kv_key_path(field: str, value: object) -> str:
     """The path of a secret inside a KV v2 mount, e.g. ``myapp`` or ``team/db``."""
-    text = require_str(field, value)
+    rule = "'/'-separated segments of letters, digits, '_', '-' or '.' (no globs, '..', spaces or quotes)"
+    text = require_str(field, value, rule)
     segments = text.split("/")
     if not text or len(text) > 512 or not all(_KEY_SEGMENT.match(s) and s not in {".", ".."} for s in segments):
-        raise SpecError(
-            field,
-            value,
-            "'/'-separated segments of letters, digits, '_', '-' or '.' (no globs, '..', spaces or quotes)",
-        )
+        raise SpecError(field, value, rule)
     return text
 
 
 def secret_key(field: str, value: object) -> str:
     """A key inside a secret (KV property) or a file/key name in the pod."""
-    text = require_str(field, value)
+    rule = "1-253 letters, digits, '_', '-' or '.', not starting with '.' or '-'"
+    text = require_str(field, value, rule)
     if len(text) > 253 or not _SECRET_KEY.match(text):
-        raise SpecError(field, value, "1-253 letters, digits, '_', '-' or '.', not starting with '.' or '-'")
+        raise SpecError(field, value, rule)
     return text
 
 
@@ -144,18 +142,20 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 def url(field: str, value: object, *, schemes: tuple[str, ...] = ("https",)) -> str:
     """An absolute URL; plain http only where ``schemes`` allows it or on loopback (local tests)."""
-    text = require_str(field, value)
+    rule = f"an absolute URL with scheme {' or '.join(schemes)} (http only on loopback)"
+    text = require_str(field, value, rule)
     parsed = urlparse(text)
     scheme_ok = parsed.scheme in schemes or (parsed.scheme == "http" and parsed.hostname in LOOPBACK_HOSTS)
     if not scheme_ok or not parsed.hostname or any(c.isspace() or ord(c) < 32 for c in text) or '"' in text:
-        raise SpecError(field, value, f"an absolute URL with scheme {' or '.join(schemes)} (http only on loopback)")
+        raise SpecError(field, value, rule)
     return text.rstrip("/")
 
 
 def pem(field: str, value: object) -> str:
-    text = require_str(field, value)
+    rule = "a PEM block (-----BEGIN ...-----)"
+    text = require_str(field, value, rule)
     if not _PEM.match(text.strip() + "\n"):
-        raise SpecError(field, "<PEM>" if len(text) > 40 else value, "a PEM block (-----BEGIN ...-----)")
+        raise SpecError(field, "<PEM>" if len(text) > 40 else value, rule)
     return text.strip() + "\n"
 
 

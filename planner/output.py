@@ -1,8 +1,8 @@
-"""Where the planner writes: checked before the plan runs, so a bad path costs seconds, not the whole plan."""
+"""Where the planner writes: tried before the plan runs, so a bad path costs a second, not the whole plan."""
 
 from __future__ import annotations
 
-import os
+import tempfile
 from pathlib import Path
 
 
@@ -11,15 +11,17 @@ class OutputError(Exception):
 
 
 def check_writable(flag: str, path: Path, *, directory: bool) -> None:
-    """Refuse ``path`` (a file, or with ``directory`` a folder to fill) when it cannot be written."""
-    if directory and path.exists() and not path.is_dir():
-        raise OutputError(f"{flag} {path}: not a directory")
+    """Create the folder ``path`` is to be written in (``path`` itself with ``directory``) and write a probe there.
+
+    Asking the file system is the only check that holds for every case (root, read-only mounts,
+    a file where a folder should be, /proc); ``os.access`` answers yes to root everywhere.
+    """
     if not directory and path.is_dir():
         raise OutputError(f"{flag} {path}: a directory, not a file")
-    target = path if path.exists() else path.parent
-    while not target.exists() and target != target.parent:
-        target = target.parent
-    if not target.is_dir() and target != path:
-        raise OutputError(f"{flag} {path}: {target} is not a directory")
-    if not os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0)):
-        raise OutputError(f"{flag} {path}: cannot write there: permission denied on {target}")
+    folder = path if directory else path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".planner-probe-"):
+            pass
+    except OSError as error:
+        raise OutputError(f"{flag} {path}: cannot write there: {error.strerror or error}") from None

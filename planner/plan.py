@@ -17,6 +17,7 @@ from .access import WorkloadAccessView, resource_owners, workload_access
 from .engine import PROJECT_ROOT, Capture, mask_secrets, run_program
 from .policy import run_policies, violation_dicts
 from .progress import Progress
+from .remedies import in_stack_terms
 from .stack_file import load_stack_config
 
 PLAN_FORMAT = "secrets-platform-plan/1"
@@ -80,7 +81,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "format": PLAN_FORMAT,
         "stack": plan.stack,
         "workloads": [w.as_dict() for w in plan.workloads],
-        "violations": violation_dicts(plan.violations, plan.owners),
+        "violations": in_stack_terms(violation_dicts(plan.violations, plan.owners)),
         "resources": [
             {
                 "urn": r.urn,

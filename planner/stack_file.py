@@ -79,9 +79,14 @@ def load_stack_config(path: Path) -> tuple[dict[str, Any], list[str]]:
 
 
 def _yaml_problem(error: yaml.MarkedYAMLError) -> str:
+    """``line 4, column 1: invalid YAML: <the parser's reason> (<what it was parsing>, from line 3, column 14)``."""
     mark = error.problem_mark or error.context_mark
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    context = f" ({error.context})" if error.context else ""
+    context = ""
+    if error.context:
+        start = error.context_mark
+        since = f", from line {start.line + 1}, column {start.column + 1}" if start is not None else ""
+        context = f" ({error.context}{since})"
     return f"{where}invalid YAML: {error.problem}{context}"
 
 

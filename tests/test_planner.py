@@ -184,3 +184,52 @@ def test_output_writes_the_rendered_plan_to_a_file(capsys: pytest.CaptureFixture
     assert out == ""
     assert json.loads(target.read_text())["stack"] == "dev"
     assert f"wrote {target}" in err
+
+
+def test_the_access_listing_merges_repeated_stanzas_as_vault_does() -> None:
+    """Vault unions the capabilities of repeated `path` stanzas; the listing (the pack's reader) does too."""
+    import pulumi_vault as vault
+
+    from planner.access import workload_access
+    from planner.engine import run_program
+
+    def program() -> None:
+        stanza = 'path "secret/data/x" {{\n  capabilities = ["{}"]\n}}\n'
+        document = stanza.format("read") + stanza.format("update")
+        vault.Policy("p", name="workload-a-b", policy=document)
+        vault.kubernetes.AuthBackendRole(
+            "r",
+            backend="kubernetes",
+            role_name="r",
+            token_policies=["workload-a-b"],
+            bound_service_account_names=["b"],
+            bound_service_account_namespaces=["a"],
+        )
+
+    (view,) = workload_access(run_program(program))
+    assert view.access == {"secret/data/x": ["read", "update"]}
+
+
+def test_out_chart_values_files_are_what_helm_f_reads(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Only the values (the chart, version and namespace in comments), whole numbers as integers."""
+    assert main(["--stack", "dev", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    driver = tmp_path / "charts" / "platform-csi-driver.values.yaml"
+    text = driver.read_text()
+    assert text.startswith("# Values of the secrets-store-csi-driver chart 1.6.0 (")
+    assert "-f platform-csi-driver.values.yaml\n" in text.splitlines()[1] + "\n"
+    values = yaml.safe_load(text)
+    assert set(values) == {"enableSecretRotation", "linux", "logVerbosity", "rotationPollInterval", "syncSecret"}
+    assert values["logVerbosity"] == 0 and type(values["logVerbosity"]) is int
+    assert "logVerbosity: 0\n" in text and "0.0" not in text
+    assert values["rotationPollInterval"] == "2m"
+
+
+def test_out_secret_provider_class_objects_is_a_literal_block(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["--stack", "dev", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    text = (tmp_path / "kubernetes" / "SecretProviderClass_db_vault-secret-provider.yaml").read_text()
+    assert "    objects: |\n      - objectName: database-creds\n" in text
+    assert yaml.safe_load(text)["spec"]["parameters"]["objects"].startswith("- objectName: database-creds\n")

@@ -181,3 +181,21 @@ def test_a_grid_too_large_becomes_one_row_per_workload() -> None:
     assert "too large a grid" in page
     assert page.count("<tr data-workload=") == len(workloads)
     assert '<th class="path"' not in page
+
+
+def test_the_page_reads_as_written(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Full column headers, code spans instead of literal backticks, `none` for a value read live, rotations."""
+    page = tmp_path / "dev.html"
+    broken = broken_stack(tmp_path)
+    document = yaml.safe_load(broken.read_text())
+    document["config"]["secrets-platform:workloads"][1]["secrets"].append(
+        {"path": "secret/data/db", "key": "password", "name": "live", "delivery": "none"}
+    )
+    broken.write_text(yaml.safe_dump(document))
+    assert render(capsys, broken, page) == 1
+    text = page.read_text()
+    assert "max-height: 260px" not in text and 'title="secret/data/db">secret/data/db</th>' in text
+    violations = text[text.index('<table id="violations">') :]
+    assert "`" not in violations and "<code>secrets-platform:auditDevices</code>" in violations
+    assert "stale: none (read live)" in text and "stale &lt;= 0s" not in text
+    assert re.search(r'<ul id="rotations"><li><code>secret/myapp</code>: \d{4}-\d\d-\d\dT', text)
