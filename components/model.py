@@ -40,6 +40,8 @@ def lift(value: Text, transform: Callable[[str], str]) -> Text:
     return value.apply(transform) if isinstance(value, pulumi.Output) else transform(value)
 
 
+DEFAULT_AUTH_METHOD = AuthMethod.KUBERNETES
+"""How workloads log in when the cluster names no method: the model of its auth mount is picked by it."""
 DEFAULT_AUDIENCE = "vault"
 """The token audience roles bind when none is given (the platform's cluster and a standalone WorkloadAccess)."""
 

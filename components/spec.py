@@ -57,6 +57,7 @@ from .args import (
 )
 from .durations import format_duration
 from .model import (
+    DEFAULT_AUTH_METHOD,
     AgentInjectorInstall,
     AgentInjectorSettings,
     AuditDevice,
@@ -392,7 +393,7 @@ def _jwt_auth(fields: Mapping[str, str], raw: Mapping[str, Any], path: str | Non
 
 def validate_cluster(field: str, raw: object) -> Cluster:
     args = _Fields(field, raw, ClusterArgs)
-    method = args.opt("auth_method", _enum(AuthMethod)) or AuthMethod.KUBERNETES
+    method = args.opt("auth_method", _enum(AuthMethod)) or DEFAULT_AUTH_METHOD
     path = args.opt("auth_mount", v.mount_path)
     auth: KubernetesAuthSpec | JwtAuthSpec
     if method is AuthMethod.KUBERNETES:

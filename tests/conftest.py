@@ -12,8 +12,30 @@ import pytest
 from planner.engine import PROJECT_ROOT, Capture, run_program
 from planner.stack_file import load_stack_config
 from policies.vault_hcl import parse_policy
+from tests import prerequisites
 
 DEV_STACK = PROJECT_ROOT / "Pulumi.dev.yaml"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        prerequisites.ALLOW_MISSING_OPTION,
+        action="store_true",
+        help="skip (instead of fail) tests whose server, browser or reference data is missing; ignored under CI=true",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    prerequisites.allow_missing(bool(config.getoption(prerequisites.ALLOW_MISSING_OPTION)))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if prerequisites.skipped:
+        terminalreporter.section("missing prerequisites (skipped with --allow-missing)")
+        for what, how in sorted(prerequisites.skipped.items()):
+            terminalreporter.write_line(f"{what}: {how}")
+
+
 PROGRAM = PROJECT_ROOT / "__main__.py"
 
 

@@ -222,3 +222,27 @@ def test_platform_with_jwt_auth() -> None:
     capture = run_program(program)
     assert only(capture, JWT_ROLE)["backend"] == "jwt"
     assert not capture.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+
+
+def test_platform_takes_addresses_and_certificates_as_other_resources_outputs() -> None:
+    """Vault's address and CA may come from other resources (e.g. a Vault release); names and paths stay plain."""
+    config = dev_config()
+    args = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("secrets-platform:")}
+    ca = args["vault"]["caCert"]
+
+    def program() -> None:
+        from components.spec import from_config
+
+        platform = from_config(args)
+        platform["vault"] = {
+            "address": pulumi.Output.from_input("https://vault.internal.example.com"),
+            "ca_cert": pulumi.Output.from_input(ca),
+        }
+        SecretsPlatform("platform", platform)  # type: ignore[arg-type]
+
+    capture = run_program(program)
+    store = only(capture, "kubernetes:external-secrets.io/v1:SecretStore")["spec"]["provider"]["vault"]
+    assert store["server"] == "https://vault.internal.example.com"
+    assert base64.b64decode(store["caBundle"]).decode() == ca.strip() + "\n"
+    spc = only(capture, "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass")
+    assert spc["spec"]["parameters"]["vaultAddress"] == "https://vault.internal.example.com"

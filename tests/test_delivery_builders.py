@@ -38,6 +38,7 @@ from components.spec import (
 )
 from components.validation import SpecError
 from planner.engine import Capture, run_program
+from tests.prerequisites import missing
 
 PROJECT = Path(__file__).resolve().parents[1]
 SEED = PROJECT.parent / "shared" / "seed" / "000_76db7d8be7deb8eb.txt"
@@ -119,7 +120,7 @@ def dev_spec() -> PlatformSpec:
 def seed_object(kind: str, api_version: str) -> dict[str, Any]:
     """The one ```yaml block of the seed document with this kind and apiVersion."""
     if not SEED.is_file():
-        pytest.skip(f"seed document not found at {SEED}")
+        missing(f"the seed document ({SEED})", "it belongs in ../shared/seed beside the project")
     blocks = re.findall(r"```yaml\n(.*?)```", SEED.read_text(), flags=re.S)
     docs = [yaml.safe_load(textwrap.dedent(b)) for b in blocks]
     found = [d for d in docs if d.get("kind") == kind and d.get("apiVersion") == api_version]

@@ -269,13 +269,20 @@ def test_free_form_values_maps_are_an_explicit_list() -> None:
         check_chart_values("external-secrets", {"strategy": {"rollingUpdate": {}}})
 
 
-def test_missing_reference_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+def test_missing_reference_fails_unless_skipping_is_asked_for(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     import tests.reference as reference
+    from tests import prerequisites
 
     monkeypatch.setattr(reference, "REFERENCE", tmp_path / "absent")
-    monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="schema reference data not found"):
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.fail.Exception, match="schema reference data .* is missing: .*shared/reference"):
         reference.require_reference()
-    monkeypatch.setenv("CI", "false")
-    with pytest.raises(pytest.skip.Exception, match="schema reference data not found"):
+    monkeypatch.setattr(prerequisites, "_allowed", True)
+    monkeypatch.setattr(prerequisites, "skipped", {})
+    with pytest.raises(pytest.skip.Exception, match="schema reference data"):
+        reference.require_reference()
+    assert list(prerequisites.skipped) == [f"schema reference data ({tmp_path / 'absent'})"]
+    monkeypatch.setenv("CI", "true")
+    prerequisites.allow_missing(True)  # CI never skips
+    with pytest.raises(pytest.fail.Exception):
         reference.require_reference()

@@ -16,9 +16,8 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-import pytest
-
 from tests.live.openbao import free_port
+from tests.prerequisites import missing
 
 
 def find_bindir() -> Path | None:
@@ -29,10 +28,7 @@ def find_bindir() -> Path | None:
 def require_postgres() -> Path:
     bindir = find_bindir()
     if bindir is None:
-        message = "PostgreSQL server binaries not found (apt-get install postgresql)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("PostgreSQL server binaries (initdb)", "apt-get install postgresql")
     return bindir
 
 
