@@ -37,6 +37,8 @@ from .model import Cluster, CsiInstall, CsiSettings, DatabaseCredential, SecretR
 from .spec import CREDENTIAL_KEYS, validate_secrets_store_csi
 
 API_VERSION = "secrets-store.csi.x-k8s.io/v1"
+# libyaml's emitter where PyYAML has it (its wheels do): 10x faster, and the same text for these flat string maps.
+OBJECTS_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 PROVIDER = "vault"
 # Release names: the vault chart is installed twice on a cluster that runs both the CSI provider and the injector.
 DRIVER_RELEASE = "csi-secrets-store"
@@ -81,7 +83,7 @@ def provider_objects(secrets: Sequence[SecretRef], credentials: Sequence[Databas
         for c in credentials
         for key in CREDENTIAL_KEYS
     ]
-    return yaml.safe_dump(objects, sort_keys=False, default_flow_style=False)
+    return yaml.dump(objects, Dumper=OBJECTS_DUMPER, sort_keys=False, default_flow_style=False)
 
 
 def secret_provider_class(

@@ -5,8 +5,8 @@ model. The auth mount, KV stores, database engines and operator installs are chi
 (``Component.of``: built from their slice of the model, not validated again). Workload
 identities are registered directly under the platform (``register_workload_access``): a
 component per workload cost as much as the workload's own resources. They keep the state of
-stacks from before, when each sat under a ``WorkloadAccess`` component named
-``<platform>-<workload>``, through an alias to that parent.
+stacks from before, when each sat under a ``WorkloadAccess`` component, through an alias to the
+URN each had there (same name and type, parent ``vaultk8s:index:WorkloadAccess``).
 """
 
 from dataclasses import asdict
@@ -48,14 +48,6 @@ def access_matrix(spec: PlatformSpec) -> dict[str, dict[str, list[str]]]:
 def known(value: Any) -> pulumi.Output[Any]:
     """A plain value as one Output: ``Output.from_input`` on a large dict makes an Output of every leaf."""
     return pulumi.Output.from_input(True).apply(lambda _: value)
-
-
-def workload_access_urn(name: str) -> str:
-    """The URN a ``WorkloadAccess`` component named ``name`` had under a SecretsPlatform (before they were removed).
-
-    A URN's type holds only the immediate parent's type, so it is known without the platform's own URN.
-    """
-    return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{PLATFORM_TYPE}${WORKLOAD_ACCESS_TYPE}::{name}"
 
 
 def custom_resource_name(platform: str, obj: dict[str, Any]) -> str:
@@ -104,9 +96,9 @@ class SecretsPlatform(Component):
             DatabaseSecrets.of(f"{name}-db-{db.name}", db, child)
         binding = spec.cluster.binding
         for w in spec.workloads:
-            access = f"{name}-{w.name}"
-            was = pulumi.Alias(parent=workload_access_urn(access))
-            register_workload_access(access, w, binding, self, aliases=[was], depends_on=[auth.backend])
+            register_workload_access(
+                f"{name}-{w.name}", w, binding, self, was_under=WORKLOAD_ACCESS_TYPE, depends_on=[auth.backend]
+            )
         self._delivery(spec, plan)
 
         self.auth_mount = pulumi.Output.from_input(spec.cluster.auth_mount)

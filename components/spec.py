@@ -791,8 +791,27 @@ def from_config(config: Mapping[str, Any], secret_keys: Collection[str] = ()) ->
     return args
 
 
+def _holds_secret_fields(typ: Any) -> bool:
+    """Whether a value of this args type can hold a field ``SECRET_FIELDS`` marks (the walk skips the rest)."""
+    found = _SECRET_REACH.get(typ)
+    if found is None:
+        _SECRET_REACH[typ] = False  # a recursive type: not through itself
+        args = typing.get_args(typ)
+        if typing.is_typeddict(typ):
+            found = typ in SECRET_FIELDS or any(_holds_secret_fields(t) for t in typ.__annotations__.values())
+        else:
+            found = any(_holds_secret_fields(t) for t in args)
+        _SECRET_REACH[typ] = found
+    return found
+
+
+_SECRET_REACH: dict[Any, bool] = {}
+
+
 def secret_fields(typ: Any, value: Any, field: str) -> Iterator[tuple[str, dict[str, Any], str]]:
     """(field, the mapping holding it, its key) of every given field that ``SECRET_FIELDS`` marks secret."""
+    if not _holds_secret_fields(typ):
+        return
     origin = typing.get_origin(typ)
     if origin in (typing.NotRequired, typing.Required):
         yield from secret_fields(typing.get_args(typ)[0], value, field)

@@ -4,7 +4,7 @@
 ``WorkloadAccess`` component (one per workload, for stacks that compose their own platform)
 and ``SecretsPlatform``, which registers every workload's resources directly under itself
 (a component per workload cost as much as the workload's own resources) and aliases them to
-the ``WorkloadAccess`` parent they had before, so existing state keeps them.
+the URN they had under a ``WorkloadAccess`` parent before, so existing state keeps them.
 """
 
 from collections.abc import Sequence
@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_vault as vault
+from pulumi.type_token import get_type_token
 
 from .args import AuthMethod, WorkloadAccessArgs
 from .component import Component
@@ -61,35 +62,58 @@ def register_workload_access(
     binding: AuthBinding,
     parent: pulumi.Resource,
     *,
-    aliases: Sequence[pulumi.Alias] = (),
+    was_under: str | None = None,
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> AccessResources:
     """The workload's policy and role (and, when asked, its ServiceAccount and auth-delegator binding).
 
     ``name`` prefixes the resource names (``<name>-policy``, ``<name>-role``, ...); ``depends_on`` is
-    what the role needs first besides its policy (the auth mount it lives on).
+    what the role needs first besides its policy (the auth mount it lives on). ``was_under``, the type
+    of the component the resources sat under before, aliases each to the URN it had there.
     """
-    child = pulumi.ResourceOptions(parent=parent, aliases=list(aliases))
+
+    def opts(resource_type: type, resource_name: str, *after: pulumi.Resource) -> pulumi.ResourceOptions:
+        aliases = [former_urn(was_under, resource_type, resource_name)] if was_under else None
+        return pulumi.ResourceOptions(parent=parent, aliases=aliases, depends_on=list(after) or None)
+
     document = workload_policy(workload)
-    policy = vault.Policy(f"{name}-policy", name=workload.policy_name, policy=document, opts=child)
-    role = ROLE_TYPES[binding.method](
-        f"{name}-role",
+    policy_name = f"{name}-policy"
+    policy = vault.Policy(policy_name, name=workload.policy_name, policy=document, opts=opts(vault.Policy, policy_name))
+    role_type, role_name = ROLE_TYPES[binding.method], f"{name}-role"
+    role = role_type(
+        role_name,
         backend=binding.mount,
         **ROLE_INPUTS[binding.method](workload, binding),
-        opts=pulumi.ResourceOptions(parent=parent, aliases=list(aliases), depends_on=[policy, *depends_on]),
+        opts=opts(role_type, role_name, policy, *depends_on),
     )
     if workload.create_service_account:
+        account = f"{name}-service-account"
         k8s.core.v1.ServiceAccount(
-            f"{name}-service-account",
+            account,
             metadata={"name": workload.service_account, "namespace": workload.namespace},
             # Pods get Vault tokens through TokenRequest (CSI, ESO) or a projected volume (agent), never
             # the automounted API token.
             automount_service_account_token=False,
-            opts=child,
+            opts=opts(k8s.core.v1.ServiceAccount, account),
         )
     if binding.grant_auth_delegator:
-        k8s.rbac.v1.ClusterRoleBinding(f"{name}-auth-delegator", **auth_delegator_binding(workload), opts=child)
+        delegator = f"{name}-auth-delegator"
+        k8s.rbac.v1.ClusterRoleBinding(
+            delegator,
+            **auth_delegator_binding(workload),
+            opts=opts(k8s.rbac.v1.ClusterRoleBinding, delegator),
+        )
     return AccessResources(policy, role, document)
+
+
+def former_urn(parent_type: str, resource_type: type, name: str) -> str:
+    """The URN a resource named ``name`` had under a component of type ``parent_type``.
+
+    A URN's type holds only its immediate parent's type, so it needs neither the component's name
+    nor the URN of anything above it: a plain string, which costs the SDK nothing to resolve.
+    """
+    token = get_type_token(resource_type)
+    return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{parent_type}${token}::{name}"
 
 
 # --- component -----------------------------------------------------------------

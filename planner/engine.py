@@ -24,9 +24,12 @@ from typing import Any
 
 import pulumi
 import yaml
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.settings import SETTINGS, set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -147,24 +150,56 @@ class CaptureMonitor(pulumi_mocks.MockMonitor):
         self.on_register = on_register
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            resource = CapturedResource(
-                urn=response.urn,
-                type=request.type,
+        """What ``MockMonitor.RegisterResource`` does, deserializing the inputs once (for the mocks and the
+        capture both) and, when the mocks echo them, answering with the request's own property struct
+        instead of serializing the same values back."""
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        pulumi_mocks._ensure_event_loop()  # deserializing resource references needs a loop on this thread
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        known = not _holds_unknown(inputs)
+        mock_inputs = inputs if known else rpc.deserialize_properties(request.object)
+        id_, state = self.mocks.new_resource(
+            pulumi.runtime.MockResourceArgs(
+                typ=request.type,
                 name=request.name,
-                parent=request.parent or None,
-                custom=bool(request.custom),
-                inputs=canonical(rpc.deserialize_properties(request.object, keep_unknowns=True)),
-                dependencies=sorted(set(request.dependencies)),
-                provider=request.provider or None,
-                additional_secret_outputs=sorted(request.additionalSecretOutputs),
-                aliases=[_alias(a) for a in request.aliases],
+                inputs=mock_inputs,
+                provider=request.provider,
+                resource_id=request.importId,
+                custom=request.custom or False,
+                transforms=pulumi_mocks._resolve_callbacks(request.transforms),
             )
-            self.captured.append(resource)
-            if self.on_register is not None:
-                self.on_register(resource)
-        return response
+        )
+        echoed = known and state == mock_inputs
+        properties = request.object if echoed else _sync_await(rpc.serialize_properties(state, {}))
+        self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, id_ or "", state)
+        resource = CapturedResource(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent or None,
+            custom=bool(request.custom),
+            inputs=canonical(inputs),
+            dependencies=sorted(set(request.dependencies)),
+            provider=request.provider or None,
+            additional_secret_outputs=sorted(request.additionalSecretOutputs),
+            aliases=[_alias(a) for a in request.aliases],
+        )
+        self.captured.append(resource)
+        if self.on_register is not None:
+            self.on_register(resource)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_ or "", object=properties)
+
+
+def _holds_unknown(value: Any) -> bool:
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_unknown(x) for x in value.values())
+    if isinstance(value, list):
+        return any(_holds_unknown(x) for x in value)
+    return False
 
 
 def canonical(value: Any) -> Any:
@@ -224,6 +259,24 @@ GC_THRESHOLDS = (50_000, 20, 100)
 
 
 @contextlib.contextmanager
+def no_source_positions() -> Iterator[None]:
+    """Register without the source position of each resource: the mock engine has no use for it.
+
+    The SDK walks the whole Python stack at every registration (and turns each frame's file name
+    into a URI) so that the real engine can point diagnostics at a line; the capture keeps nothing
+    of it. A resource class generated for a provider (``vault.Policy``) pays it, a bare
+    ``pulumi.CustomResource`` does not (the SDK finds no caller frame for it), so skipping it also
+    keeps the plan and its plain-SDK baseline comparable. ``pulumi preview``/``up`` are untouched.
+    """
+    saved = sdk_resource._get_stack_trace
+    sdk_resource._get_stack_trace = source_pb2.StackTrace  # an empty trace: no frames, no position
+    try:
+        yield
+    finally:
+        sdk_resource._get_stack_trace = saved
+
+
+@contextlib.contextmanager
 def tuned_gc() -> Iterator[None]:
     """Run a block with the collector's young generation sized for allocation-heavy SDK work."""
     saved = gc.get_threshold()
@@ -278,11 +331,11 @@ def run_program(
             if added:
                 sys.path.remove(root)
 
-    with tuned_gc():
+    with tuned_gc(), no_source_positions():
         _sync_await(run_pulumi_func(run))
         root_stack = pulumi.runtime.settings.get_root_resource()
         outputs = _resolve_outputs(getattr(root_stack, "outputs", {}) or {})
-    return Capture(resources=canonical_order(monitor.captured), outputs=outputs)
+        return Capture(resources=canonical_order(monitor.captured), outputs=outputs)
 
 
 def _resolve_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:

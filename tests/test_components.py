@@ -11,7 +11,7 @@ import pytest
 from components import JwtAuth, KubernetesAuth, SecretsPlatform, WorkloadAccess
 from components.args import AuthMethod, ReviewerMode
 from planner.engine import Capture, EchoMocks, is_secret, run_program
-from tests.conftest import dev_config, grants
+from tests.conftest import dev_config, grants, plan
 
 CA = dev_config()["secrets-platform:cluster"]["caCert"]
 MYAPP = {
@@ -246,3 +246,37 @@ def test_platform_takes_addresses_and_certificates_as_other_resources_outputs() 
     assert base64.b64decode(store["caBundle"]).decode() == ca.strip() + "\n"
     spc = only(capture, "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass")
     assert spc["spec"]["parameters"]["vaultAddress"] == "https://vault.internal.example.com"
+
+
+def test_workload_resources_keep_the_urns_they_had_under_a_workload_access_component() -> None:
+    """The platform registers workload identities directly under itself; each carries an alias to the URN it
+    had when a WorkloadAccess component named <platform>-<workload> sat in between, so `pulumi up` on an
+    existing stack moves them in state instead of replacing them."""
+    config = dev_config()
+    args = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("secrets-platform:")}
+
+    def before() -> None:
+        from components.platform import PLATFORM_TYPE
+        from components.spec import from_config
+
+        platform = pulumi.ComponentResource(PLATFORM_TYPE, "platform")
+        for workload in from_config(args)["workloads"]:
+            WorkloadAccess(
+                f"platform-{workload['name']}",
+                {
+                    "workload": workload,
+                    "auth_mount": "kubernetes",
+                    "auth_method": AuthMethod.KUBERNETES,
+                    "grant_auth_delegator": True,
+                },
+                opts=pulumi.ResourceOptions(parent=platform),
+            )
+
+    old = {r.name: r.urn for r in run_program(before, stack="dev").resources if r.custom}
+    now = plan(dev_config(), stack="dev")
+    moved = {r.name: r for r in now.resources if r.name in old}
+    assert set(moved) == set(old) and len(old) == 6  # policy, role, auth-delegator binding of each workload
+    for name, resource in moved.items():
+        assert resource.urn != old[name]
+        assert {"urn": old[name]} in resource.aliases, name  # (the Kubernetes SDK adds its API-version aliases)
+    assert not any("WorkloadAccess" in a.get("urn", "") for r in now.resources if r.name not in old for a in r.aliases)
