@@ -1,41 +1,39 @@
-"""The secrets-platform stack: one SecretsPlatform from the stack's config."""
+"""The secrets-platform stack: one SecretsPlatform from the stack's config.
 
-import json
-from typing import Any
+Config is read through ``pulumi.Config``: a key set with ``pulumi config set --secret`` (or
+holding a ``secure:`` value anywhere inside) is a secret key, and the fields the schema marks
+secret must come from one; they stay Pulumi secrets from here on. Only key *names* are read
+from the language host's environment, to refuse unknown keys and near misses of the project.
+"""
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi.runtime.config import CONFIG, get_config_env
 
 from components import SecretsPlatform
-from components.spec import from_config
+from components.spec import CONFIG_KEYS, check_config_keys, from_config
 
-PROJECT = pulumi.get_project()
-STACK_OPTIONS = ("renderYamlToDirectory",)
-
-
-def project_config() -> dict[str, Any]:
-    """Every `secrets-platform:*` key of the stack, structured values decoded."""
-    raw = {**get_config_env(), **CONFIG.get()}
-    config: dict[str, Any] = {}
-    for key, value in raw.items():
-        namespace, _, name = key.partition(":")
-        if namespace == PROJECT:
-            try:
-                config[name] = json.loads(value) if isinstance(value, str) else value
-            except json.JSONDecodeError:
-                config[name] = value
-    return config
+config = pulumi.Config()
 
 
-config = project_config()
-options = {k: config.pop(k) for k in STACK_OPTIONS if k in config}
-args = from_config(config)
+def read(key: str) -> object:
+    """A key's value, structured values decoded. get_object for secret keys too: their structure
+    (names, paths) shapes access and must be plain; from_config turns each field the schema marks
+    secret back into a Pulumi secret. A value that is no JSON is passed on as text, for the edge to refuse."""
+    try:
+        return config.get_object(key)
+    except pulumi.ConfigTypeError:
+        return config.get(key)
+
+
+values = {key: value for key in CONFIG_KEYS if (value := read(key)) is not None}
+secret_keys = {key for key in values if pulumi.runtime.is_config_secret(config.full_key(key))}
+check_config_keys(pulumi.runtime.get_config_env(), config.name)
+args = from_config(values, secret_keys)
 
 providers = []
-if "renderYamlToDirectory" in options:
+if render_to := config.get("renderYamlToDirectory"):
     # Write manifests instead of applying them: a workstation with Vault but no cluster.
-    providers.append(k8s.Provider("render", render_yaml_to_directory=options["renderYamlToDirectory"]))
+    providers.append(k8s.Provider("render", render_yaml_to_directory=render_to))
 
 platform = SecretsPlatform("platform", args, opts=pulumi.ResourceOptions(providers=providers))  # type: ignore[arg-type]
 
@@ -48,3 +46,4 @@ pulumi.export("podAnnotations", platform.pod_annotations)
 pulumi.export("podVolumes", platform.pod_volumes)
 pulumi.export("deploymentAnnotations", platform.deployment_annotations)
 pulumi.export("delivered", platform.delivered)
+pulumi.export("auditConfig", platform.audit_config)

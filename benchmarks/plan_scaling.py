@@ -1,26 +1,27 @@
-"""How the offline plan scales: generated stacks of 10 to 5,000 workloads against a plain-SDK baseline.
+"""How the offline plan scales, one dimension at a time, against a plain-SDK baseline run in the same process kind.
 
-    python -m benchmarks.plan_scaling                      # 10, 100, 1,000 and 5,000 workloads
-    python -m benchmarks.plan_scaling --sizes 10,100       # a quicker run
-    python -m benchmarks.plan_scaling --json results.json  # also keep the numbers
+    python -m benchmarks.plan_scaling                                   # every dimension, default sizes
+    python -m benchmarks.plan_scaling --dimension workloads --sizes 10,100,1000
+    python -m benchmarks.plan_scaling --json results.json               # also keep the numbers
 
-Each generated workload reads three KV secrets, one per delivery (External Secrets, CSI, Vault
-Agent injector), and the credentials of its own dynamic database role (its delivery rotates
-through the three). For every size, two measurements run, each in a fresh Python process so
-peak memory is its own:
+Dimensions (``benchmarks/stacks.py``): ``workloads`` (each with three KV secrets, one per delivery,
+and its own dynamic database role), ``secrets-per-workload`` (one workload, many keys of one
+secret), ``paths-per-policy`` (one workload, one path per secret: a policy of as many stanzas) and
+``kv-mounts`` (many mounts, each with a generated, rotating secret).
+
+Every measurement runs in a fresh Python process, so peak memory is its own:
 
 - **plan**: what ``python -m planner --format json`` does: read the stack file, run the stack
-  program (``SecretsPlatform`` and its components) under the mock engine, run the policy pack
-  over the capture, read the access back, render the JSON plan;
-- **baseline**: the same resources (type, name, inputs; secrets as ``pulumi.Output.secret``),
-  registered by plain ``pulumi.CustomResource`` calls (Helm charts as the remote components
-  they are) under the same mock engine: no components, no validation, no policies.
+  program under the mock engine, run the policy pack, read the access back, render the JSON plan;
+  ``stack`` is the program's part of it;
+- **baseline** (the workloads dimension): the same resources (type, name, inputs, the
+  dependencies between them; secrets as ``pulumi.Output.secret``) registered by plain
+  ``pulumi.CustomResource`` calls (Helm charts as the remote components they are) under the same
+  mock engine: no components, no validation, no policies.
 
-Both report wall time (the work only: interpreter start-up and imports excluded) and peak
-resident memory (the whole process). The dev stack is timed as the README's command runs it
-(``python -m planner --stack dev`` in a subprocess, start-up included). Targets (issue 6):
-1,000 workloads within 1.3x the baseline and under 1 GB; 5,000 within 5.5x the time of 1,000;
-the dev stack under 3 s. It is a measurement, not a test: nothing fails on a miss.
+Times exclude interpreter start-up and imports; the dev stack is timed as the README runs it
+(``python -m planner --stack dev`` in a fresh process, start-up included). Each target of issue 12
+is printed with met or missed. A measurement, not a test: nothing fails on a miss.
 """
 
 from __future__ import annotations
@@ -35,126 +36,83 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import PackageNotFoundError, version
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-DEFAULT_SIZES = (10, 100, 1000, 5000)
-DELIVERIES = ("external-secrets", "csi", "agent-injector")
-TARGET_RATIO = 1.3
-TARGET_PEAK_MB = 1024
-TARGET_GROWTH = 5.5
-TARGET_DEV_SECONDS = 3.0
+from benchmarks.stacks import DIMENSIONS, write  # noqa: E402 (after the path set-up, for `python benchmarks/...`)
+
+DEFAULT_SIZES = {
+    "workloads": (10, 100, 1000, 5000),
+    "secrets-per-workload": (2000, 8000),
+    "paths-per-policy": (2000, 8000),
+    "kv-mounts": (100, 400),
+}
+TARGET_RATIO = 1.3  # 1,000 workloads: plan time over the baseline's
+TARGET_MEMORY_RATIO = 1.2  # 1,000 workloads: plan peak memory over the baseline's
+TARGET_GROWTH = {  # (smaller size, larger size, at most this factor)
+    "workloads": (1000, 5000, 5.3),
+    "secrets-per-workload": (2000, 8000, 4.4),
+    "paths-per-policy": (2000, 8000, 4.4),
+    "kv-mounts": (100, 400, 4.4),
+}
+TARGET_DEV_SECONDS = 2.0
 
 
-# --- the generated stacks ------------------------------------------------------------------------------
-
-
-def generated_stack(workloads: int) -> dict[str, Any]:
-    """A stack file document: the dev stack's Vault and cluster, ``workloads`` workloads, one database."""
-    dev = yaml.safe_load((PROJECT_ROOT / "Pulumi.dev.yaml").read_text())["config"]
-    config = {k: v for k, v in dev.items() if k not in ("secrets-platform:workloads", "secrets-platform:kv")}
-    names = [f"app{i:05d}" for i in range(workloads)]
-    config["secrets-platform:kv"] = [{"mount": "secret", "maxVersions": 10}]
-    config["secrets-platform:databases"] = [
-        {
-            "name": "main",
-            "plugin": "postgresql",
-            "connectionUrl": "postgresql://{{username}}:{{password}}@db.example.com:5432/app?sslmode=verify-full",
-            "username": "vault-admin",
-            "password": {"secure": "v1:YmVuY2htYXJrLW5vdC1hLXNlY3JldA=="},
-            "roles": [
-                {
-                    "name": f"{name}-rw",
-                    "creationStatements": [
-                        "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';",
-                        f'GRANT {name}_rw TO "{{{{name}}}}";',
-                    ],
-                    "defaultTtl": "1h",
-                    "maxTtl": "8h",
-                }
-                for name in names
-            ],
-        }
-    ]
-    config["secrets-platform:workloads"] = [
-        {
-            "name": name,
-            "namespace": f"ns-{name}",
-            "serviceAccount": name,
-            "secrets": [
-                {"path": f"secret/data/{name}/{delivery}", "key": "value", "name": delivery, "delivery": delivery}
-                for delivery in DELIVERIES
-            ],
-            "databaseCredentials": [
-                {"mount": "database", "role": f"{name}-rw", "name": "db", "delivery": DELIVERIES[i % len(DELIVERIES)]}
-            ],
-        }
-        for i, name in enumerate(names)
-    ]
-    return {"config": config}
-
-
-# --- the two measured runs (each in a child process) -----------------------------------------------------
+# --- the measured runs (each in a child process) ----------------------------------------------------------
 
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def child_plan(stack_file: Path, specs: Path) -> dict[str, Any]:
+def child_plan(stack_file: Path, registrations: Path | None) -> dict[str, Any]:
     from planner.plan import build_plan, plan_document
     from planner.progress import Progress
     from planner.render import plan_json
 
     class Timing(Progress):
         def __init__(self) -> None:
-            self.marks: list[tuple[str, float]] = []
+            self.marks: list[float] = []
 
         def step(self, label: str, total: int | None = None) -> None:
-            self.marks.append((label, time.perf_counter()))
+            self.marks.append(time.perf_counter())
 
     timing = Timing()
     started = time.perf_counter()
     plan = build_plan(stack_file, progress=timing)
     rendered = plan_json(plan_document(plan))
     seconds = time.perf_counter() - started
-    marks = [t for _, t in timing.marks] + [started + seconds]
-    phases = dict(zip(("read", "stack", "policy", "access+render"), (b - a for a, b in pairwise(marks)), strict=True))
-    with specs.open("wb") as handle:
-        pickle.dump(
-            [
-                (r.type, r.name, r.custom, r.inputs)
-                for r in plan.capture.resources
-                if not r.type.startswith("vaultk8s:")
-            ],
-            handle,
-        )
+    durations = [b - a for a, b in pairwise([*timing.marks, started + seconds])]
+    phases = dict(zip(("read", "stack", "policy", "access+render"), durations, strict=True))
+    if registrations is not None:
+        with registrations.open("wb") as handle:
+            plain = [r for r in plan.capture.resources if not r.type.startswith("vaultk8s:")]
+            pickle.dump([(r.urn, r.type, r.name, r.custom, r.inputs, r.dependencies) for r in plain], handle)
     return {
         "seconds": seconds,
         "peakMb": peak_mb(),
         "resources": len(plan.capture.resources),
         "customResources": sum(r.custom for r in plan.capture.resources),
         "violations": len(plan.violations),
-        "mandatory": sum(v.level == "mandatory" for v in plan.violations),
         "jsonBytes": len(rendered),
         "phases": phases,
     }
 
 
-def child_baseline(specs: Path) -> dict[str, Any]:
+def child_baseline(registrations: Path, typed: bool = False) -> dict[str, Any]:
+    """The same resources, flat: bare ``pulumi.CustomResource`` calls, or (``typed``) the providers' own classes."""
     import pulumi
 
     from planner.engine import is_secret, run_program
 
-    with specs.open("rb") as handle:
-        registrations = pickle.load(handle)
+    with registrations.open("rb") as handle:
+        found = pickle.load(handle)
 
     def secrets_as_outputs(value: Any) -> Any:
         if is_secret(value):
@@ -166,17 +124,44 @@ def child_baseline(specs: Path) -> dict[str, Any]:
         return value
 
     def program() -> None:
-        for type_, name, custom, inputs in registrations:
+        registered: dict[str, pulumi.Resource] = {}
+        for urn, type_, name, custom, inputs, dependencies in found:  # in the capture's (topological) order
             props = secrets_as_outputs(inputs)
-            if custom:
-                pulumi.CustomResource(type_, name, props)
+            opts = pulumi.ResourceOptions(depends_on=[registered[u] for u in dependencies if u in registered])
+            if typed:
+                registered[urn] = typed_resource(type_, name, props, opts)
+            elif custom:
+                registered[urn] = pulumi.CustomResource(type_, name, props, opts)
             else:
-                pulumi.ComponentResource(type_, name, props, remote=True)
+                registered[urn] = pulumi.ComponentResource(type_, name, props, opts, remote=True)
 
     started = time.perf_counter()
     capture = run_program(program, stack="baseline")
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "peakMb": peak_mb(), "resources": len(capture.resources)}
+    return {"seconds": time.perf_counter() - started, "peakMb": peak_mb(), "resources": len(capture.resources)}
+
+
+def typed_resource(type_: str, name: str, props: dict[str, Any], opts: Any) -> Any:
+    """``type_`` registered through its provider SDK's generated class, as a plain program would write it."""
+    import importlib
+    import re
+
+    import pulumi_kubernetes as k8s
+
+    package, module, cls_name = type_.split(":")
+    kwargs = {re.sub(r"(?<!^)([A-Z])", r"_\1", k).lower(): v for k, v in props.items()}
+    if package == "kubernetes":
+        group, _, api_version = module.rpartition("/")
+        submodule = {"": "core", "helm.sh": "helm"}.get(group, group.split(".")[0])
+        try:
+            cls = getattr(importlib.import_module(f"pulumi_kubernetes.{submodule}.{api_version}"), cls_name, None)
+        except ImportError:
+            cls = None
+        if cls is None:  # a custom resource of a CRD
+            return k8s.apiextensions.CustomResource(name, opts=opts, **kwargs)
+        return cls(name, opts=opts, **kwargs)
+    first = module.split("/")[0]
+    python_module = f"pulumi_{package}" if first == "index" else f"pulumi_{package}.{first}"
+    return getattr(importlib.import_module(python_module), cls_name)(name, opts=opts, **kwargs)
 
 
 def run_child(*args: str) -> dict[str, Any]:
@@ -204,6 +189,7 @@ def time_dev_stack(runs: int = 3) -> float:
 
 def machine() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
+    memory_gb = 0.0
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -212,14 +198,12 @@ def machine() -> dict[str, Any]:
         memory = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
         memory_gb = int(memory.split()[1]) / 1024 / 1024
     except (OSError, StopIteration):
-        memory_gb = 0.0
+        pass
     versions = {}
-    for package in ("pulumi", "pulumi_policy", "pulumi_kubernetes", "pulumi_vault"):
+    for package in ("pulumi", "pulumi-policy"):
         try:
-            from importlib.metadata import version
-
-            versions[package] = version(package.replace("_", "-"))
-        except Exception:  # a missing package only leaves its version out
+            versions[package] = version(package)
+        except PackageNotFoundError:
             versions[package] = "?"
     return {
         "cpu": cpu,
@@ -227,93 +211,128 @@ def machine() -> dict[str, Any]:
         "memoryGb": round(memory_gb, 1),
         "os": platform.platform(),
         "python": platform.python_version(),
+        "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         **versions,
     }
-
-
-def report(results: list[dict[str, Any]], dev_seconds: float | None, info: dict[str, Any]) -> str:
-    lines = [
-        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memoryGb']} GB; {info['os']}; Python {info['python']}; "
-        f"pulumi {info['pulumi']}, pulumi-policy {info['pulumi_policy']}",
-        "",
-        f"{'workloads':>9} {'resources':>9} {'plan s':>8} {'stack s':>8} {'policy s':>8} {'plan MB':>8} "
-        f"{'base s':>8} {'base MB':>8} {'ratio':>6} {'x 1,000':>8}",
-    ]
-    by_size = {r["workloads"]: r for r in results}
-    for r in results:
-        plan, base = r["plan"], r["baseline"]
-        growth = ""
-        if r["workloads"] > 1000 and 1000 in by_size:
-            growth = f"{plan['seconds'] / by_size[1000]['plan']['seconds']:.2f}"
-        lines.append(
-            f"{r['workloads']:>9} {plan['resources']:>9} {plan['seconds']:>8.2f} {plan['phases']['stack']:>8.2f} "
-            f"{plan['phases']['policy']:>8.2f} {plan['peakMb']:>8.0f} {base['seconds']:>8.2f} {base['peakMb']:>8.0f} "
-            f"{plan['seconds'] / base['seconds']:>6.2f} {growth:>8}"
-        )
-    lines.append("")
-    if 1000 in by_size:
-        r = by_size[1000]
-        ratio = r["plan"]["seconds"] / r["baseline"]["seconds"]
-        lines.append(
-            f"1,000 workloads: {ratio:.2f}x the baseline (target <= {TARGET_RATIO}x): {_verdict(ratio <= TARGET_RATIO)}"
-        )
-        lines.append(
-            f"1,000 workloads: peak {r['plan']['peakMb']:.0f} MB (target < {TARGET_PEAK_MB} MB): "
-            f"{_verdict(r['plan']['peakMb'] < TARGET_PEAK_MB)}"
-        )
-        if 5000 in by_size:
-            growth = by_size[5000]["plan"]["seconds"] / r["plan"]["seconds"]
-            lines.append(
-                f"5,000 vs 1,000 workloads: {growth:.2f}x the time (target <= {TARGET_GROWTH}x): "
-                f"{_verdict(growth <= TARGET_GROWTH)}"
-            )
-    if dev_seconds is not None:
-        lines.append(
-            f"dev stack, `python -m planner --stack dev` wall time: {dev_seconds:.2f} s "
-            f"(target < {TARGET_DEV_SECONDS} s): "
-            f"{_verdict(dev_seconds < TARGET_DEV_SECONDS)}"
-        )
-    return "\n".join(lines)
 
 
 def _verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+def report(results: dict[str, list[dict[str, Any]]], dev_seconds: float | None, info: dict[str, Any]) -> str:
+    lines = [
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memoryGb']} GB; {info['os']}; Python {info['python']}; "
+        f"pulumi {info['pulumi']}, pulumi-policy {info['pulumi-policy']}; load {info['load']}",
+    ]
+    for dimension, rows in results.items():
+        lines += ["", f"{dimension}:"]
+        lines.append(
+            f"{'size':>6} {'resources':>9} {'plan s':>8} {'stack s':>8} {'policy s':>8} {'plan MB':>8} "
+            f"{'base s':>7} {'base MB':>8} {'ratio':>6} {'stack/base':>10} {'MB ratio':>8} {'growth':>7}"
+        )
+        previous: dict[str, Any] | None = None
+        for row in rows:
+            plan, base = row["plan"], row.get("baseline")
+            growth = f"{plan['seconds'] / previous['plan']['seconds']:.2f}" if previous else ""
+            cells = [
+                f"{row['size']:>6}",
+                f"{plan['resources']:>9}",
+                f"{plan['seconds']:>8.2f}",
+                f"{plan['phases']['stack']:>8.2f}",
+                f"{plan['phases']['policy']:>8.2f}",
+                f"{plan['peakMb']:>8.0f}",
+            ]
+            if base:
+                cells += [
+                    f"{base['seconds']:>7.2f}",
+                    f"{base['peakMb']:>8.0f}",
+                    f"{plan['seconds'] / base['seconds']:>6.2f}",
+                    f"{plan['phases']['stack'] / base['seconds']:>10.2f}",
+                    f"{plan['peakMb'] / base['peakMb']:>8.2f}",
+                ]
+            else:
+                cells += [f"{'':>7}", f"{'':>8}", f"{'':>6}", f"{'':>10}", f"{'':>8}"]
+            lines.append(" ".join([*cells, f"{growth:>7}"]))
+            previous = row
+    lines += ["", "Targets (issue 12):"]
+    by_size = {d: {r["size"]: r for r in rows} for d, rows in results.items()}
+    at_1000 = by_size.get("workloads", {}).get(1000)
+    if at_1000 and at_1000.get("baseline"):
+        plan, base = at_1000["plan"], at_1000["baseline"]
+        ratio, stack_ratio, memory = (
+            plan["seconds"] / base["seconds"],
+            plan["phases"]["stack"] / base["seconds"],
+            plan["peakMb"] / base["peakMb"],
+        )
+        lines.append(
+            f"  1,000 workloads at most {TARGET_RATIO}x the baseline: {ratio:.2f}x: {_verdict(ratio <= TARGET_RATIO)} "
+            f"(the stack alone: {stack_ratio:.2f}x)"
+        )
+        lines.append(
+            f"  1,000 workloads peak memory at most {TARGET_MEMORY_RATIO}x the baseline's: {memory:.2f}x "
+            f"({plan['peakMb']:.0f} MB / {base['peakMb']:.0f} MB): {_verdict(memory <= TARGET_MEMORY_RATIO)}"
+        )
+    for dimension, (small, large, most) in TARGET_GROWTH.items():
+        rows_by = by_size.get(dimension, {})
+        if small in rows_by and large in rows_by:
+            growth = rows_by[large]["plan"]["seconds"] / rows_by[small]["plan"]["seconds"]
+            stack = rows_by[large]["plan"]["phases"]["stack"] / rows_by[small]["plan"]["phases"]["stack"]
+            lines.append(
+                f"  {dimension} {large:,} at most {most}x the time of {small:,}: {growth:.2f}x: "
+                f"{_verdict(growth <= most)} (the stack alone: {stack:.2f}x)"
+            )
+    if dev_seconds is not None:
+        lines.append(
+            f"  `python -m planner --stack dev` under {TARGET_DEV_SECONDS} s with start-up: {dev_seconds:.2f} s: "
+            f"{_verdict(dev_seconds < TARGET_DEV_SECONDS)}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.plan_scaling", description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="workload counts, comma-separated")
+    parser.add_argument("--dimension", action="append", choices=sorted(DIMENSIONS), help="repeatable; default: all")
+    parser.add_argument("--sizes", help="comma-separated sizes (with a single --dimension)")
+    parser.add_argument("--no-dev", action="store_true", help="skip timing the dev stack")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--keep", type=Path, help="keep the generated stack files in this directory")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         kind, *paths = args.child
-        result = child_plan(Path(paths[0]), Path(paths[1])) if kind == "plan" else child_baseline(Path(paths[0]))
+        if kind == "plan":
+            result = child_plan(Path(paths[0]), Path(paths[1]) if len(paths) > 1 else None)
+        else:
+            result = child_baseline(Path(paths[0]), typed=kind == "typed")
         print(json.dumps(result))
         return 0
 
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    dimensions = args.dimension or list(DIMENSIONS)
+    if args.sizes and len(dimensions) != 1:
+        parser.error("--sizes needs exactly one --dimension")
     info = machine()
-    results = []
+    results: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="plan-scaling-") as temp:
-        workdir = args.keep or Path(temp)
-        workdir.mkdir(parents=True, exist_ok=True)
-        for size in sizes:
-            stack_file = workdir / f"Pulumi.bench-{size}.yaml"
-            stack_file.write_text(yaml.safe_dump(generated_stack(size), sort_keys=False))
-            specs = Path(temp) / f"registrations-{size}.pickle"
-            print(f"{size} workloads: planning ...", file=sys.stderr, flush=True)
-            plan = run_child("plan", str(stack_file), str(specs))
-            print(f"{size} workloads: baseline ...", file=sys.stderr, flush=True)
-            baseline = run_child("baseline", str(specs))
-            results.append({"workloads": size, "plan": plan, "baseline": baseline})
-    dev_seconds = time_dev_stack()
+        workdir = Path(temp)
+        for dimension in dimensions:
+            sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else list(DEFAULT_SIZES[dimension])
+            for size in sizes:
+                stack_file = write(dimension, size, workdir)
+                registrations = workdir / f"registrations-{dimension}-{size}.pickle"
+                print(f"{dimension} {size}: planning ...", file=sys.stderr, flush=True)
+                with_baseline = dimension == "workloads"
+                plan = run_child("plan", str(stack_file), *([str(registrations)] if with_baseline else []))
+                row: dict[str, Any] = {"size": size, "plan": plan}
+                if with_baseline:
+                    print(f"{dimension} {size}: baselines ...", file=sys.stderr, flush=True)
+                    row["baseline"] = run_child("baseline", str(registrations))
+                    row["typed"] = run_child("typed", str(registrations))
+                results.setdefault(dimension, []).append(row)
+    dev_seconds = None if args.no_dev else time_dev_stack()
     print(report(results, dev_seconds, info))
     if args.json:
-        args.json.write_text(
-            json.dumps({"machine": info, "results": results, "devSeconds": dev_seconds}, indent=2) + "\n"
-        )
+        document = {"machine": info, "results": results, "devSeconds": dev_seconds}
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
     return 0
 
 

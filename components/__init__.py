@@ -11,6 +11,9 @@ from .validation import SpecError
 from .vault_auth import JwtAuth, KubernetesAuth
 from .workload_access import WorkloadAccess
 
+__version__ = "0.1.0"
+"""The project's version (pyproject.toml reads it from here): the component package's schema version."""
+
 PUBLIC_COMPONENTS = [
     KubernetesAuth,
     JwtAuth,

@@ -31,41 +31,37 @@ expire with their first lease.
 """
 
 import re
-from collections.abc import Sequence
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 import pulumi
 
-from . import validation as v
-from .args import AuthMethod
-from .charts import VAULT, InstallMethod, ensure_namespace, install_chart, namespace_output, parse_install_method
-from .model import Cluster, DatabaseCredential, SecretRef, Workload
+from .args import AuthMethod, Delivery, VaultAgentInjectorArgs
+from .charts import VAULT, ensure_namespace, install_chart, namespace_output
+from .component import Component
+from .model import AgentInjectorInstall, Cluster, DatabaseCredential, SecretRef, Workload
+from .spec import validate_vault_agent_injector
 
 ANNOTATION_PREFIX = "vault.hashicorp.com/"
 INJECTOR_RELEASE = "vault-injector"
 TOKEN_VOLUME = "vault-token"
 TOKEN_FILE = "token"
+TOKEN_EXPIRATION_SECONDS = 3600
 # vault-k8s DefaultServiceAccountMount: where the injector mounts the named token volume into its agent
 # containers when no application container mounts it.
 TOKEN_MOUNT_PATH = "/var/run/secrets/vault.hashicorp.com/serviceaccount"
-# The API server's bounds on a projected token's expirationSeconds (at least 10 minutes, at most 2^32 s).
-MIN_TOKEN_EXPIRATION_SECONDS = 600
-MAX_TOKEN_EXPIRATION_SECONDS = 2**32
 # A Go template field name; any other key is read with `index`.
 _GO_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# The name part of a Kubernetes qualified name (annotation key after the prefix).
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 
 # --- pure builders -------------------------------------------------------------
 
 
-def injector_values(vault_address: str, auth_path: str) -> dict[str, Any]:
+def injector_values(install: AgentInjectorInstall) -> dict[str, Any]:
     """vault chart values: only the injector webhook, pointed at an external Vault and its auth mount."""
     return {
-        "global": {"externalVaultAddr": v.url("vaultAddress", vault_address)},
+        "global": {"externalVaultAddr": install.vault_address},
         "server": {"enabled": False},
         "csi": {"enabled": False},
-        "injector": {"enabled": True, "authPath": f"auth/{v.mount_path('authPath', auth_path)}"},
+        "injector": {"enabled": True, "authPath": f"auth/{install.auth_path}"},
     }
 
 
@@ -88,7 +84,7 @@ def credential_template(credential: DatabaseCredential) -> str:
     )
 
 
-def vault_token_volume(audience: str, expiration_seconds: int = 3600) -> dict[str, Any]:
+def vault_token_volume(audience: str) -> dict[str, Any]:
     """The pod ``volumes[]`` entry the agent logs in with: a projected service-account token for ``audience``.
 
     Pass ``cluster.audience``. The kubelet refreshes the token before it expires (at 80% of its
@@ -100,13 +96,8 @@ def vault_token_volume(audience: str, expiration_seconds: int = 3600) -> dict[st
             "sources": [
                 {
                     "serviceAccountToken": {
-                        "audience": v.audience("audience", audience),
-                        "expirationSeconds": v.integer(
-                            "expirationSeconds",
-                            expiration_seconds,
-                            minimum=MIN_TOKEN_EXPIRATION_SECONDS,
-                            maximum=MAX_TOKEN_EXPIRATION_SECONDS,
-                        ),
+                        "audience": audience,
+                        "expirationSeconds": TOKEN_EXPIRATION_SECONDS,
                         "path": TOKEN_FILE,
                     }
                 }
@@ -135,59 +126,27 @@ def auth_annotations(workload: Workload, cluster: Cluster) -> dict[str, str]:
     return annotations
 
 
-def pod_annotations(
-    workload: Workload,
-    secrets: Sequence[SecretRef],
-    cluster: Cluster,
-    pre_populate_only: bool = False,
-    credentials: Sequence[DatabaseCredential] = (),
-) -> dict[str, str]:
-    """Pod annotations that make the injector write each secret's key to ``/vault/secrets/<name>``.
+def pod_annotations(workload: Workload, cluster: Cluster, pre_populate_only: bool = False) -> dict[str, str]:
+    """Pod annotations that make the injector write each agent-injector delivery to ``/vault/secrets/<name>``.
 
-    Each database credential in ``credentials`` renders to ``/vault/secrets/<name>`` (see
-    ``credential_template``). The agent logs in with the token of the ``vault-token`` projected
-    volume, which the pod spec must declare: add ``vault_token_volume(cluster.audience)`` to its
-    ``volumes``. ``pre_populate_only`` runs the agent as an init container only (no sidecar, so no
-    renewal: a dynamic credential is not replaced when its lease ends).
+    A secret's file holds its key's value; a database credential's holds ``username=`` and
+    ``password=`` lines (``credential_template``). The agent logs in with the token of the
+    ``vault-token`` projected volume, which the pod spec must declare: add
+    ``vault_token_volume(cluster.audience)`` to its ``volumes``. ``pre_populate_only`` runs the agent
+    as an init container only (no sidecar, so no renewal: a dynamic credential is not replaced when
+    its lease ends). File names were checked at the edge (annotation key length, one per pod).
     """
-    if not secrets and not credentials:
-        raise v.SpecError("secrets", [], "at least one secret or database credential")
     annotations = {
         f"{ANNOTATION_PREFIX}agent-inject": "true",
         f"{ANNOTATION_PREFIX}role": workload.role,
         **auth_annotations(workload, cluster),
     }
-    files: list[tuple[str, str, str, str]] = []
-    for i, secret in enumerate(secrets):
-        if secret not in workload.secrets:
-            raise v.SpecError(
-                f"secrets[{i}]", secret.api_path, f"a secret of workload {workload.name!r} (its policy grants no other)"
-            )
-        files.append((f"secrets[{i}].name", secret.name, secret.api_path, secret_template(secret)))
-    for i, credential in enumerate(credentials):
-        if credential not in workload.database_credentials:
-            raise v.SpecError(
-                f"credentials[{i}]",
-                credential.api_path,
-                f"a database credential of workload {workload.name!r} (its policy grants no other)",
-            )
-        files.append((f"credentials[{i}].name", credential.name, credential.api_path, credential_template(credential)))
-    seen: set[str] = set()
-    for field, name, path, template in files:
-        template_key = f"agent-inject-template-{name}"
-        if len(template_key) > 63 or not _QUALIFIED_NAME.match(template_key):
-            raise v.SpecError(
-                field,
-                name,
-                "at most 41 characters, ending alphanumeric (it names the annotation agent-inject-template-<name>)",
-            )
-        # The injector lowercases file names (unless preserve-secret-case), so compare them lowercased.
-        if name.lower() in seen:
-            raise v.SpecError(field, name, "a file name not used by another secret or credential of the pod")
-        seen.add(name.lower())
+    files = [(s.name, s.api_path, secret_template(s)) for s in workload.secrets_for(Delivery.AGENT_INJECTOR)]
+    files += [(c.name, c.api_path, credential_template(c)) for c in workload.credentials_for(Delivery.AGENT_INJECTOR)]
+    for name, path, template in files:
         annotations[f"{ANNOTATION_PREFIX}agent-inject-secret-{name}"] = path
-        annotations[f"{ANNOTATION_PREFIX}{template_key}"] = template
-    if v.boolean("prePopulateOnly", pre_populate_only):
+        annotations[f"{ANNOTATION_PREFIX}agent-inject-template-{name}"] = template
+    if pre_populate_only:
         annotations[f"{ANNOTATION_PREFIX}agent-pre-populate-only"] = "true"
     return annotations
 
@@ -195,20 +154,7 @@ def pod_annotations(
 # --- component -----------------------------------------------------------------
 
 
-class VaultAgentInjectorArgs(TypedDict):
-    """The Vault Agent injector webhook for an external Vault."""
-
-    vault_address: str
-    """The Vault address agents use."""
-    auth_path: str
-    """The Vault auth mount agents log in on, without `auth/` (e.g. `kubernetes`)."""
-    namespace: NotRequired[str]
-    """The namespace the injector runs in (default `vault`)."""
-    install_method: NotRequired[InstallMethod]
-    """`helm-chart` (default) or `helm-release`."""
-
-
-class VaultAgentInjector(pulumi.ComponentResource):
+class VaultAgentInjector(Component):
     """The pinned vault chart with only its injector enabled.
 
     ``install`` is the chart resource: workloads annotated for injection should ``depends_on`` it.
@@ -218,21 +164,21 @@ class VaultAgentInjector(pulumi.ComponentResource):
     """The namespace the injector runs in."""
 
     def __init__(self, name: str, args: VaultAgentInjectorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        namespace = v.dns_label("namespace", args.get("namespace", "vault"))
-        values = injector_values(args.get("vault_address"), args.get("auth_path"))  # type: ignore[arg-type]
-        method = parse_install_method("installMethod", args.get("install_method", InstallMethod.HELM_CHART))
-        super().__init__("vaultk8s:index:VaultAgentInjector", name, {}, opts)
+        self._build(name, validate_vault_agent_injector(args), opts)
 
-        created = ensure_namespace(f"{name}-namespace", namespace, self)
+    def _build(self, name: str, model: AgentInjectorInstall, opts: pulumi.ResourceOptions | None) -> None:
+        super().__init__("vaultk8s:index:VaultAgentInjector", name, {}, opts)
+        settings = model.settings
+        created = ensure_namespace(f"{name}-namespace", settings.namespace, self)
         self.install = install_chart(
             f"{name}-chart",
             VAULT,
-            namespace,
-            values,
-            method,
+            settings.namespace,
+            injector_values(model),
+            settings.install_method,
             self,
             release_name=INJECTOR_RELEASE,
             depends_on=[created] if created else None,
         )
-        self.namespace = namespace_output(created, namespace)
+        self.namespace = namespace_output(created, settings.namespace)
         self.register_outputs({"namespace": self.namespace})

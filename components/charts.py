@@ -1,13 +1,12 @@
 """The Helm charts of the delivery plane, pinned in one place, and the one way they are installed."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from . import validation as v
 from .args import InstallMethod
 
 
@@ -33,12 +32,6 @@ PINNED_CHARTS = (EXTERNAL_SECRETS, SECRETS_STORE_CSI, VAULT)
 BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 
 
-def parse_install_method(field: str, value: object) -> InstallMethod:
-    """An InstallMethod from the enum or its string value (stack config and non-Python SDKs pass strings)."""
-    raw = getattr(value, "value", value)
-    return InstallMethod(v.choice(field, raw, tuple(m.value for m in InstallMethod)))
-
-
 def ensure_namespace(name: str, namespace: str, parent: pulumi.Resource) -> k8s.core.v1.Namespace | None:
     """A Namespace for an install, or None for a namespace every cluster already has (e.g. kube-system)."""
     if namespace in BUILTIN_NAMESPACES:
@@ -57,7 +50,7 @@ def install_chart(
     name: str,
     chart: ChartRef,
     namespace: str,
-    values: dict[str, Any],
+    values: Mapping[str, Any],
     method: InstallMethod,
     parent: pulumi.Resource,
     *,
@@ -80,6 +73,6 @@ def install_chart(
         "values": values,
         "opts": opts,
     }
-    if InstallMethod(method) is InstallMethod.HELM_RELEASE:
+    if method is InstallMethod.HELM_RELEASE:
         return k8s.helm.v3.Release(name, create_namespace=True, **common)
     return k8s.helm.v4.Chart(name, **common)

@@ -7,14 +7,15 @@ Pulumi secret; with ``rotateRoot`` Vault replaces it after setup so that only
 Vault knows it.
 """
 
-from typing import Any, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_vault as vault
 
-from .args import DatabaseArgs, DatabasePlugin
+from .args import DatabasePlugin, DatabaseSecretsArgs
+from .component import Component
 from .model import Database, DatabaseRole, DatabaseStaticRole
-from .spec import validate_database
+from .spec import validate_database_secrets
 
 PLUGIN_NAMES = {
     DatabasePlugin.POSTGRESQL: "postgresql-database-plugin",
@@ -29,23 +30,13 @@ def mount_inputs(db: Database) -> dict[str, Any]:
 
 
 def connection_inputs(db: Database) -> dict[str, Any]:
-    """Inputs of ``vault.database.SecretBackendConnection`` except the password, which is wired as a secret."""
+    """Inputs of ``vault.database.SecretBackendConnection``; the plugin block carries the password, a secret."""
     return {
         "name": db.name,
         "plugin_name": PLUGIN_NAMES[db.plugin],
         "verify_connection": db.verify_connection,
         "allowed_roles": [r.name for r in db.roles] + [r.name for r in db.static_roles],
-    }
-
-
-def plugin_block(db: Database, password: pulumi.Input[str]) -> dict[str, Any]:
-    """The plugin-specific block (``postgresql=`` or ``mysql=``) holding the connection URL and admin login."""
-    return {
-        db.plugin.value: {
-            "connection_url": db.connection_url,
-            "username": db.username,
-            "password": pulumi.Output.secret(password),
-        }
+        db.plugin.value: {"connection_url": db.connection_url, "username": db.username, "password": db.password},
     }
 
 
@@ -79,14 +70,7 @@ def rotate_root_inputs(db: Database) -> dict[str, Any]:
 # --- component -----------------------------------------------------------------
 
 
-class DatabaseSecretsArgs(TypedDict):
-    """A database secrets engine with one connection and its roles."""
-
-    database: DatabaseArgs
-    """The connection, the admin login and the roles."""
-
-
-class DatabaseSecrets(pulumi.ComponentResource):
+class DatabaseSecrets(Component):
     """A database engine mount, its connection, dynamic roles and rotated static roles."""
 
     mount: pulumi.Output[str]
@@ -95,28 +79,28 @@ class DatabaseSecrets(pulumi.ComponentResource):
     """The paths workloads read credentials from (`creds/<role>`, `static-creds/<role>`)."""
 
     def __init__(self, name: str, args: DatabaseSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        db = validate_database("database", args.get("database"))
-        super().__init__("vaultk8s:index:DatabaseSecrets", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        self._build(name, validate_database_secrets(args), opts)
 
-        mount = vault.Mount(f"{name}-mount", **mount_inputs(db), opts=child)
+    def _build(self, name: str, model: Database, opts: pulumi.ResourceOptions | None) -> None:
+        super().__init__("vaultk8s:index:DatabaseSecrets", name, {}, opts)
+        db = model
+        mount = vault.Mount(f"{name}-mount", **mount_inputs(db), opts=pulumi.ResourceOptions(parent=self))
         connection = vault.database.SecretBackendConnection(
             f"{name}-connection",
-            backend=mount.path,
+            backend=db.mount,
             **connection_inputs(db),
-            **plugin_block(db, args["database"]["password"]),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[mount]),
         )
         after_connection = pulumi.ResourceOptions(parent=self, depends_on=[connection])
         roles: list[pulumi.Resource] = [
             vault.database.SecretBackendRole(
-                f"{name}-role-{r.name}", backend=mount.path, **role_inputs(db, r), opts=after_connection
+                f"{name}-role-{r.name}", backend=db.mount, **role_inputs(db, r), opts=after_connection
             )
             for r in db.roles
         ]
         roles += [
             vault.database.SecretBackendStaticRole(
-                f"{name}-static-role-{r.name}", backend=mount.path, **static_role_inputs(db, r), opts=after_connection
+                f"{name}-static-role-{r.name}", backend=db.mount, **static_role_inputs(db, r), opts=after_connection
             )
             for r in db.static_roles
         ]
@@ -126,7 +110,6 @@ class DatabaseSecrets(pulumi.ComponentResource):
                 **rotate_root_inputs(db),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[connection, *roles]),
             )
-
-        self.mount = mount.path  # type: ignore[assignment]
-        self.credential_paths = pulumi.Output.from_input(sorted(db.paths()))
+        self.mount = pulumi.Output.from_input(db.mount)
+        self.credential_paths = pulumi.Output.from_input(sorted(db.roles_by_path))
         self.register_outputs({"mount": self.mount, "credential_paths": self.credential_paths})

@@ -1,23 +1,25 @@
 """The delivery plan: from the validated spec, every delivery object, annotation and staleness bound.
 
-Pure: ``delivery_plan(spec)`` decides which operators are needed, builds each
-custom resource (through the builders of external_secrets, csi and
-agent_injector), the pod and Deployment annotations a team copies into its
-manifests, and, per delivered value, the worst-case delay before a change in
-Vault reaches the pod. ``SecretsPlatform`` only registers what it returns.
+Pure, over the validated model (nothing here re-checks it): ``delivery_plan(spec)``
+decides which operators are needed, builds each custom resource (through the builders
+of external_secrets, csi and agent_injector), the pod and Deployment annotations a team
+copies into its manifests, and, per delivered value, the worst-case delay before a
+change in Vault reaches the pod. ``SecretsPlatform`` only registers what it returns.
 """
+
+from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import agent_injector, csi, external_secrets
 from .args import Delivery
-from .model import DatabaseCredential, DatabaseStaticRole, PlatformSpec, SecretRef, Workload
-from .validation import duration_seconds
+from .model import DatabaseCredential, DatabaseStaticRole, PlatformSpec, Workload
 
 # Vault Agent re-renders templates of non-leased (KV) secrets on this interval (its default).
 AGENT_STATIC_RENDER_SECONDS = 300
 RELOADER_ANNOTATION = "secret.reloader.stakater.com/reload"
+DELIVERIES = (Delivery.EXTERNAL_SECRETS, Delivery.CSI, Delivery.AGENT_INJECTOR)
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,7 @@ class DeliveryPlan:
     values: tuple[DeliveredValue, ...] = ()
 
 
-def _uses(spec: PlatformSpec, delivery: Delivery) -> bool:
-    return any(w.secrets_for(delivery) or w.credentials_for(delivery) for w in spec.workloads)
-
-
-def _lease(spec: PlatformSpec, credential: DatabaseCredential) -> tuple[int | None, int | None, int | None]:
+def _lifetime(spec: PlatformSpec, credential: DatabaseCredential) -> tuple[int | None, int | None, int | None]:
     """(lease TTL, lease max TTL, rotation period) of the role a credential reads."""
     role = spec.database_role(credential)
     if isinstance(role, DatabaseStaticRole):
@@ -58,50 +56,39 @@ def _lease(spec: PlatformSpec, credential: DatabaseCredential) -> tuple[int | No
 
 
 def _eso_objects(spec: PlatformSpec, w: Workload) -> list[dict[str, Any]]:
-    if spec.delivery.legacy is not None:
-        secrets = w.secrets_for(Delivery.EXTERNAL_SECRETS)
-        return [external_secrets.legacy_external_secret(w, secrets, spec.cluster, w.secret_name)] if secrets else []
-    objects = external_secrets.workload_external_secrets(
-        w,
-        spec.vault,
-        spec.cluster,
-        f"{w.refresh_interval}s",
-        secrets=w.secrets_for(Delivery.EXTERNAL_SECRETS),
-        secret_name=w.secret_name,
-    )
-    if w.cluster_store_namespaces:
-        for mount in external_secrets.secrets_by_mount(w.secrets):
-            name = f"{w.namespace}-{w.name}-{external_secrets.mount_slug(mount)}"
-            objects.append(
-                external_secrets.cluster_secret_store(
-                    w, spec.vault, spec.cluster, name, w.cluster_store_namespaces, mount
-                )
-            )
-    for credential in w.credentials_for(Delivery.EXTERNAL_SECRETS):
-        ttl, _, period = _lease(spec, credential)
-        generator = f"{w.name}-{credential.name}"
-        objects.append(external_secrets.vault_dynamic_secret(w, credential, spec.vault, spec.cluster, generator))
-        objects.append(
-            external_secrets.dynamic_external_secret(
-                w, credential, generator, external_secrets.refresh_before_expiry(ttl or period or 3600), credential.name
-            )
+    settings = spec.delivery.external_secrets
+    if settings.legacy is not None:
+        return (
+            [external_secrets.legacy_external_secret(w, spec.cluster)]
+            if w.secrets_for(Delivery.EXTERNAL_SECRETS)
+            else []
         )
+    objects = external_secrets.workload_external_secrets(w, spec.vault, spec.cluster)
+    if w.cluster_store_namespaces:
+        objects += [
+            external_secrets.cluster_secret_store(w, spec.vault, spec.cluster, mount)
+            for mount in external_secrets.secrets_by_mount(w.secrets)
+        ]
+    for credential in w.credentials_for(Delivery.EXTERNAL_SECRETS):
+        ttl, _, period = _lifetime(spec, credential)
+        objects.append(external_secrets.vault_dynamic_secret(w, credential, spec.vault, spec.cluster))
+        objects.append(external_secrets.dynamic_external_secret(w, credential, ttl or period or 0))
     return objects
 
 
 def _values(spec: PlatformSpec, w: Workload) -> list[DeliveredValue]:
     settings = spec.delivery
-    agent_stale = None if settings.injector_pre_populate_only else AGENT_STATIC_RENDER_SECONDS
+    agent_stale = None if settings.agent_injector.pre_populate_only else AGENT_STATIC_RENDER_SECONDS
     kv_staleness = {
         Delivery.EXTERNAL_SECRETS: w.refresh_interval,
-        Delivery.CSI: settings.csi_rotation_poll_interval,
+        Delivery.CSI: settings.csi.rotation_poll_interval,
         Delivery.AGENT_INJECTOR: agent_stale,
         Delivery.NONE: 0,
     }
     values = [DeliveredValue(w.name, s.api_path, s.name, s.delivery.value, kv_staleness[s.delivery]) for s in w.secrets]
     for c in w.database_credentials:
-        ttl, max_ttl, period = _lease(spec, c)
-        staleness, renewer = _credential_freshness(spec, c, ttl or period or 3600)
+        ttl, max_ttl, period = _lifetime(spec, c)
+        staleness, renewer = _credential_freshness(spec, c, ttl or period or 0)
         values.append(
             DeliveredValue(w.name, c.api_path, c.name, c.delivery.value, staleness, ttl, max_ttl, period, renewer)
         )
@@ -112,70 +99,53 @@ def _credential_freshness(spec: PlatformSpec, c: DatabaseCredential, lifetime: i
     """Worst-case staleness of delivered database credentials, and who renews their lease."""
     fresh = "the {}, which reads the current password" if c.static else "nobody: each {} takes a new lease"
     if c.delivery is Delivery.EXTERNAL_SECRETS:
-        refresh = external_secrets.refresh_before_expiry(lifetime)
-        return duration_seconds("refreshInterval", refresh), fresh.format("operator's refresh")
+        return external_secrets.refresh_before_expiry(lifetime), fresh.format("operator's refresh")
     if c.delivery is Delivery.CSI:
-        return spec.delivery.csi_rotation_poll_interval, fresh.format("driver's rotation poll")
+        return spec.delivery.csi.rotation_poll_interval, fresh.format("driver's rotation poll")
     if c.delivery is Delivery.AGENT_INJECTOR:
-        if spec.delivery.injector_pre_populate_only:
+        if spec.delivery.agent_injector.pre_populate_only:
             return None, "nobody (init container only)"
         return AGENT_STATIC_RENDER_SECONDS, "the Vault Agent sidecar"
     return 0, "the application"
 
 
+def _uses(w: Workload, delivery: Delivery) -> bool:
+    return any(s.delivery is delivery for s in w.secrets) or any(c.delivery is delivery for c in w.database_credentials)
+
+
 def delivery_plan(spec: PlatformSpec) -> DeliveryPlan:
-    """Everything the delivery plane registers or exports; raises SpecError on an impossible combination."""
-    operators = {d for d in (Delivery.EXTERNAL_SECRETS, Delivery.CSI, Delivery.AGENT_INJECTOR) if _uses(spec, d)}
+    """Everything the delivery plane registers or exports, from the validated model."""
+    operators: set[Delivery] = set()
     objects: list[tuple[Delivery, dict[str, Any]]] = []
     pods: dict[str, dict[str, str]] = {}
     volumes: dict[str, list[dict[str, Any]]] = {}
     deployments: dict[str, dict[str, str]] = {}
     values: list[DeliveredValue] = []
+    sync = spec.delivery.csi.sync_secret
     for w in spec.workloads:
-        eso_objects = _eso_objects(spec, w)
+        used = {d for d in DELIVERIES if _uses(w, d)}
+        operators |= used
+        eso_objects = _eso_objects(spec, w) if Delivery.EXTERNAL_SECRETS in used else []
         objects += [(Delivery.EXTERNAL_SECRETS, o) for o in eso_objects]
-        csi_secrets: tuple[SecretRef, ...] = w.secrets_for(Delivery.CSI)
-        csi_credentials = w.credentials_for(Delivery.CSI)
-        if csi_secrets or csi_credentials:
-            sync = w.secret_provider_class if spec.delivery.csi_sync_secret else None
-            objects.append(
-                (
-                    Delivery.CSI,
-                    csi.secret_provider_class(
-                        w,
-                        csi_secrets,
-                        spec.vault,
-                        spec.cluster,
-                        w.secret_provider_class,
-                        sync,
-                        credentials=csi_credentials,
-                    ),
-                )
-            )
-        agent_secrets = w.secrets_for(Delivery.AGENT_INJECTOR)
-        agent_credentials = w.credentials_for(Delivery.AGENT_INJECTOR)
-        if agent_secrets or agent_credentials:
+        if Delivery.CSI in used:
+            objects.append((Delivery.CSI, csi.secret_provider_class(w, spec.vault, spec.cluster, sync)))
+        if Delivery.AGENT_INJECTOR in used:
             pods[w.name] = agent_injector.pod_annotations(
-                w,
-                agent_secrets,
-                spec.cluster,
-                pre_populate_only=spec.delivery.injector_pre_populate_only,
-                credentials=agent_credentials,
+                w, spec.cluster, pre_populate_only=spec.delivery.agent_injector.pre_populate_only
             )
             # The agent logs in with a token for Vault's audience, from a projected volume the pod declares.
             volumes[w.name] = [agent_injector.vault_token_volume(spec.cluster.audience)]
         # Env-var consumers of synced Secrets roll out when the Secret changes (Stakater Reloader).
-        eso_targets = [
+        synced = [
             o["spec"]["target"]["name"]
             for o in eso_objects
             if o["kind"] == "ExternalSecret" and o["apiVersion"] == external_secrets.API_VERSION
         ]
-        synced = eso_targets + (
-            [w.secret_provider_class] if (csi_secrets or csi_credentials) and spec.delivery.csi_sync_secret else []
-        )
+        if Delivery.CSI in used and sync:
+            synced.append(w.secret_provider_class)
         if synced:
             deployments[w.name] = {RELOADER_ANNOTATION: ",".join(synced)}
         values += _values(spec, w)
-    if spec.delivery.legacy is not None:
+    if spec.delivery.external_secrets.legacy is not None:
         operators.discard(Delivery.EXTERNAL_SECRETS)
     return DeliveryPlan(frozenset(operators), tuple(objects), pods, volumes, deployments, tuple(values))

@@ -7,18 +7,17 @@ random value, and KV v2 keeps the previous version readable.
 """
 
 import json
-import time
 from datetime import UTC, datetime
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_random as random
 import pulumi_vault as vault
 
-from . import validation as v
-from .args import KvMountArgs
-from .model import GeneratedSecret, KvMount
-from .spec import validate_kv_mount
+from .args import KvStoreArgs
+from .component import Component
+from .model import GeneratedSecret, KvMount, KvStoreSpec, resource_slug
+from .spec import validate_kv_store
 
 # --- pure builders -------------------------------------------------------------
 
@@ -33,6 +32,11 @@ def next_rotation(now: int, period: int | None) -> str | None:
     if period is None:
         return None
     return datetime.fromtimestamp((rotation_epoch(now, period) + 1) * period, UTC).isoformat()
+
+
+def next_rotations(store: KvStoreSpec) -> dict[str, str]:
+    """``<path>`` of each generated secret that rotates, to the time of its next rotation."""
+    return {s.path: when for s in store.kv.generated if (when := next_rotation(store.clock, s.rotate_every))}
 
 
 def mount_inputs(kv: KvMount) -> dict[str, Any]:
@@ -55,23 +59,10 @@ def password_inputs(secret: GeneratedSecret, now: int) -> dict[str, Any]:
     }
 
 
-def resource_slug(path: str) -> str:
-    return path.replace("/", "--")
-
-
 # --- component -----------------------------------------------------------------
 
 
-class KvStoreArgs(TypedDict):
-    """A KV v2 mount with generated secrets."""
-
-    kv: KvMountArgs
-    """The mount, its version settings and the secrets to generate."""
-    clock: NotRequired[int]
-    """The time (Unix seconds) rotation periods are counted from; default: now. For tests and replays."""
-
-
-class KvStore(pulumi.ComponentResource):
+class KvStore(Component):
     """A KV v2 mount whose generated values are Pulumi secrets end to end and rotate on schedule."""
 
     mount: pulumi.Output[str]
@@ -80,35 +71,36 @@ class KvStore(pulumi.ComponentResource):
     """Secret path to the time of its next rotation (secrets that rotate only)."""
 
     def __init__(self, name: str, args: KvStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        kv = validate_kv_mount("kv", args.get("kv"))
-        now = v.integer("clock", args.get("clock", int(time.time())), minimum=0, maximum=2**40)
-        if kv.cas_required and kv.generated:
-            raise v.SpecError(
-                "kv.casRequired", True, "false when the stack generates secrets into the mount (each write needs cas)"
-            )
-        super().__init__("vaultk8s:index:KvStore", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        self._build(name, validate_kv_store(args), opts)
 
+    def _build(self, name: str, model: KvStoreSpec, opts: pulumi.ResourceOptions | None) -> None:
+        super().__init__("vaultk8s:index:KvStore", name, {}, opts)
+        kv, child = model.kv, pulumi.ResourceOptions(parent=self)
         mount = vault.Mount(f"{name}-mount", **mount_inputs(kv), opts=child)
-        config = vault.kv.SecretBackendV2(f"{name}-config", mount=mount.path, **mount_config_inputs(kv), opts=child)
+        config = vault.kv.SecretBackendV2(
+            f"{name}-config",
+            mount=kv.mount,
+            **mount_config_inputs(kv),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[mount]),
+        )
+        after_config = pulumi.ResourceOptions(parent=self, depends_on=[config])
         for secret in kv.generated:
             slug = resource_slug(secret.path)
             values = {
-                key: random.RandomPassword(f"{name}-{slug}-{key}", **password_inputs(secret, now), opts=child).result
+                key: random.RandomPassword(
+                    f"{name}-{slug}-{key}", **password_inputs(secret, model.clock), opts=child
+                ).result
                 for key in secret.keys
             }
             vault.kv.SecretV2(
                 f"{name}-{slug}",
-                mount=mount.path,
+                mount=kv.mount,
                 name=secret.path,
                 data_json=pulumi.Output.secret(pulumi.Output.all(**values).apply(json.dumps)),  # type: ignore[arg-type]
                 # The deployer writes generated values and never reads a secret value back (deployer_policy.py).
                 disable_read=True,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[config]),
+                opts=after_config,
             )
-
-        self.mount = mount.path  # type: ignore[assignment]
-        self.next_rotations = pulumi.Output.from_input(
-            {s.path: when for s in kv.generated if (when := next_rotation(now, s.rotate_every))}
-        )
+        self.mount = pulumi.Output.from_input(kv.mount)
+        self.next_rotations = pulumi.Output.from_input(next_rotations(model))
         self.register_outputs({"mount": self.mount, "next_rotations": self.next_rotations})

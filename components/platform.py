@@ -1,4 +1,13 @@
-"""SecretsPlatform: the whole secrets plane of one cluster, from one validated spec."""
+"""SecretsPlatform: the whole secrets plane of one cluster, from one validated spec.
+
+The args are validated once (``spec.validate_platform``); every child is registered from the
+model. The auth mount, KV stores, database engines and operator installs are child components
+(``Component.of``: built from their slice of the model, not validated again). Workload
+identities are registered directly under the platform (``register_workload_access``): a
+component per workload cost as much as the workload's own resources. They keep the state of
+stacks from before, when each sat under a ``WorkloadAccess`` component, through an alias to the
+URN each had there (same name and type, parent ``vaultk8s:index:WorkloadAccess``).
+"""
 
 from dataclasses import asdict
 from typing import Any
@@ -8,17 +17,27 @@ import pulumi_kubernetes as k8s
 import pulumi_vault as vault
 
 from .agent_injector import VaultAgentInjector
-from .args import AuthMethod, Delivery, ReviewerMode, SecretsPlatformArgs
+from .args import Delivery, SecretsPlatformArgs, VaultServerKind
+from .component import Component
 from .csi import SecretsStoreCsi
 from .database_secrets import DatabaseSecrets
 from .delivery import DeliveryPlan, delivery_plan
 from .external_secrets import ExternalSecretsOperator
-from .kv_secrets import KvStore, resource_slug
-from .model import PlatformSpec
+from .kv_secrets import KvStore, next_rotations
+from .model import (
+    AgentInjectorInstall,
+    CsiInstall,
+    KubernetesAuthSpec,
+    KvStoreSpec,
+    PlatformSpec,
+    resource_slug,
+)
 from .spec import validate_platform
-from .vault_audit import audit_inputs
+from .vault_audit import audit_inputs, server_config_stanzas
 from .vault_auth import JwtAuth, KubernetesAuth
-from .workload_access import WorkloadAccess, workload_rules
+from .workload_access import WORKLOAD_ACCESS_TYPE, register_workload_access, workload_rules
+
+PLATFORM_TYPE = "vaultk8s:index:SecretsPlatform"
 
 
 def access_matrix(spec: PlatformSpec) -> dict[str, dict[str, list[str]]]:
@@ -36,7 +55,7 @@ def custom_resource_name(platform: str, obj: dict[str, Any]) -> str:
     return "-".join(p for p in (platform, obj["kind"].lower(), meta.get("namespace", ""), meta["name"]) if p)
 
 
-class SecretsPlatform(pulumi.ComponentResource):
+class SecretsPlatform(Component):
     """Vault auth for one cluster, a least-privilege identity per workload, secret sources and delivery."""
 
     auth_mount: pulumi.Output[str]
@@ -57,55 +76,53 @@ class SecretsPlatform(pulumi.ComponentResource):
     """Workload name to the Deployment annotations that roll pods out when a synced Secret changes."""
     delivered: pulumi.Output[list[dict[str, Any]]]
     """Every delivered value: workload, path, name, delivery, worst-case staleness and lease lifetimes."""
+    audit_config: pulumi.Output[str]
+    """OpenBao: the `audit` stanzas its server configuration must hold (empty when the stack creates them)."""
 
     def __init__(self, name: str, args: SecretsPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        spec = validate_platform(args)
-        plan = delivery_plan(spec)  # every delivery object is built (and checked) before anything registers
-        super().__init__("vaultk8s:index:SecretsPlatform", name, {}, opts)
-        self._name = name
+        self._build(name, validate_platform(args), opts)
+
+    def _build(self, name: str, model: PlatformSpec, opts: pulumi.ResourceOptions | None) -> None:
+        spec, plan = model, delivery_plan(model)
+        super().__init__(PLATFORM_TYPE, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        for device in spec.audit_devices:
-            vault.Audit(f"{name}-audit-{resource_slug(device.path)}", **audit_inputs(device), opts=child)
-        auth = self._auth(spec)
-        stores = [
-            KvStore(f"{name}-kv-{resource_slug(kv.mount)}", {"kv": args["kv"][i]}, opts=child)  # type: ignore[typeddict-item]
-            for i, kv in enumerate(spec.kv)
-        ]
-        for i, db in enumerate(spec.databases):
-            DatabaseSecrets(f"{name}-db-{db.name}", {"database": args["databases"][i]}, opts=child)  # type: ignore[typeddict-item]
-        delegate = (
-            spec.cluster.auth_method is AuthMethod.KUBERNETES and spec.cluster.reviewer is ReviewerMode.CLIENT_JWT
-        )
-        accesses = {
-            w.name: WorkloadAccess(
-                f"{name}-{w.name}",
-                {
-                    "workload": args["workloads"][i],
-                    "auth_mount": auth.path,
-                    "auth_method": spec.cluster.auth_method,
-                    "audience": spec.cluster.audience,
-                    "grant_auth_delegator": delegate,
-                },
-                opts=child,
+        if spec.vault.kind is VaultServerKind.VAULT:
+            for device in spec.audit_devices:
+                # A derived path changes with the target: the new device exists before the old one goes. An
+                # explicit path is reused, so the old device must go first (Vault refuses a path in use).
+                vault.Audit(
+                    f"{name}-audit-{resource_slug(device.path)}",
+                    **audit_inputs(device),
+                    opts=pulumi.ResourceOptions(parent=self, delete_before_replace=not device.path_is_derived),
+                )
+        audit_config = server_config_stanzas(spec.audit_devices) if spec.vault.kind is VaultServerKind.OPENBAO else ""
+        auth_type = KubernetesAuth if isinstance(spec.cluster.auth, KubernetesAuthSpec) else JwtAuth
+        auth = auth_type.of(f"{name}-auth", spec.cluster.auth, child)
+        stores = [KvStoreSpec(kv=kv) for kv in spec.kv]
+        for store in stores:
+            KvStore.of(f"{name}-kv-{resource_slug(store.kv.mount)}", store, child)
+        for db in spec.databases:
+            DatabaseSecrets.of(f"{name}-db-{db.name}", db, child)
+        binding = spec.cluster.binding
+        for w in spec.workloads:
+            register_workload_access(
+                f"{name}-{w.name}", w, binding, self, was_under=WORKLOAD_ACCESS_TYPE, depends_on=[auth.backend]
             )
-            for i, w in enumerate(spec.workloads)
-        }
         self._delivery(spec, plan)
 
-        self.auth_mount = auth.path
-        self.roles = pulumi.Output.all(**{k: a.role_name for k, a in accesses.items()})  # type: ignore[assignment]
-        self.policies = pulumi.Output.all(**{k: a.policy_name for k, a in accesses.items()})  # type: ignore[assignment]
+        self.auth_mount = pulumi.Output.from_input(spec.cluster.auth_mount)
+        self.roles = known({w.name: w.role for w in spec.workloads})
+        self.policies = known({w.name: w.policy_name for w in spec.workloads})
         self.access = known(access_matrix(spec))
-        self.next_rotations = pulumi.Output.all(*[s.next_rotations for s in stores]).apply(  # type: ignore[assignment]
-            lambda maps: {
-                f"{kv.mount}/{path}": when for kv, m in zip(spec.kv, maps, strict=True) for path, when in m.items()
-            }
+        self.next_rotations = known(
+            {f"{s.kv.mount}/{path}": when for s in stores for path, when in next_rotations(s).items()}
         )
         self.pod_annotations = known(plan.pod_annotations)
         self.pod_volumes = known(plan.pod_volumes)
         self.deployment_annotations = known(plan.deployment_annotations)
         self.delivered = known([asdict(value) for value in plan.values])
+        self.audit_config = known(audit_config)
         self.register_outputs(
             {
                 "auth_mount": self.auth_mount,
@@ -117,76 +134,30 @@ class SecretsPlatform(pulumi.ComponentResource):
                 "pod_volumes": self.pod_volumes,
                 "deployment_annotations": self.deployment_annotations,
                 "delivered": self.delivered,
+                "audit_config": self.audit_config,
             }
         )
 
-    def _auth(self, spec: PlatformSpec) -> KubernetesAuth | JwtAuth:
-        cluster, child = spec.cluster, pulumi.ResourceOptions(parent=self)
-        if cluster.auth_method is AuthMethod.KUBERNETES:
-            return KubernetesAuth(
-                f"{self._name}-auth",
-                {
-                    "path": cluster.auth_mount,
-                    "kubernetes_host": cluster.api_host,
-                    "kubernetes_ca_cert": cluster.ca_cert,  # type: ignore[typeddict-item]
-                    "reviewer": cluster.reviewer,
-                },
-                opts=child,
-            )
-        return JwtAuth(
-            f"{self._name}-auth",
-            {
-                "path": cluster.auth_mount,
-                "issuer": cluster.issuer,  # type: ignore[typeddict-item]
-                "discovery_ca_cert": cluster.ca_cert,  # type: ignore[typeddict-item]
-                "validation_pubkeys": list(cluster.jwt_validation_pubkeys),
-            },
-            opts=child,
-        )
-
     def _delivery(self, spec: PlatformSpec, plan: DeliveryPlan) -> None:
-        """The operators some workload needs, then every custom resource after the install bringing its CRD."""
-        settings, child = spec.delivery, pulumi.ResourceOptions(parent=self)
+        """The operators some workload needs (unless installed outside the stack), then every custom resource
+        after the install bringing its CRD."""
+        name, settings, child = self._name, spec.delivery, pulumi.ResourceOptions(parent=self)
         installs: dict[Delivery, list[pulumi.Resource]] = {}
-        if Delivery.EXTERNAL_SECRETS in plan.operators:
-            eso = ExternalSecretsOperator(
-                f"{self._name}-external-secrets",
-                {
-                    "namespace": settings.eso_namespace,
-                    "cluster_wide": settings.eso_cluster_wide,
-                    "install_method": settings.eso_install,
-                },
-                opts=child,
-            )
+        if Delivery.EXTERNAL_SECRETS in plan.operators and settings.external_secrets.install:
+            eso = ExternalSecretsOperator.of(f"{name}-external-secrets", settings.external_secrets, child)
             installs[Delivery.EXTERNAL_SECRETS] = [eso.install]
-        if Delivery.CSI in plan.operators:
-            driver = SecretsStoreCsi(
-                f"{self._name}-csi",
-                {
-                    "vault_address": spec.vault.address,
-                    "namespace": settings.csi_namespace,
-                    "rotation_poll_interval": f"{settings.csi_rotation_poll_interval}s",
-                    "sync_secret": settings.csi_sync_secret,
-                    "install_method": settings.csi_install,
-                },
-                opts=child,
+        if Delivery.CSI in plan.operators and settings.csi.install:
+            install = CsiInstall(vault_address=spec.vault.address, settings=settings.csi)
+            installs[Delivery.CSI] = list(SecretsStoreCsi.of(f"{name}-csi", install, child).install)
+        if Delivery.AGENT_INJECTOR in plan.operators and settings.agent_injector.install:
+            injector = AgentInjectorInstall(
+                vault_address=spec.vault.address, auth_path=spec.cluster.auth_mount, settings=settings.agent_injector
             )
-            installs[Delivery.CSI] = list(driver.install)
-        if Delivery.AGENT_INJECTOR in plan.operators:
-            VaultAgentInjector(
-                f"{self._name}-agent-injector",
-                {
-                    "vault_address": spec.vault.address,
-                    "auth_path": spec.cluster.auth_mount,
-                    "namespace": settings.injector_namespace,
-                    "install_method": settings.injector_install,
-                },
-                opts=child,
-            )
+            VaultAgentInjector.of(f"{name}-agent-injector", injector, child)
         for delivery, obj in plan.objects:
             body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
             k8s.apiextensions.CustomResource(
-                custom_resource_name(self._name, obj),
+                custom_resource_name(name, obj),
                 api_version=obj["apiVersion"],
                 kind=obj["kind"],
                 metadata=obj["metadata"],

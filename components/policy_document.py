@@ -1,21 +1,18 @@
-"""Vault policy documents: typed rules to HCL and back.
+"""Vault policy documents: typed rules to HCL.
 
-``render_policy`` is the only way this project writes a policy. Paths are
-checked against a strict alphabet and every string is quoted, so no input can
-close a stanza and open another; ``parse_policy`` reads HCL back (pyhcl) so
-tests and the policy pack reason about the parsed rules, never about text.
+``render_policy`` is the only way this project writes a policy. ``rule`` checks a path
+against a strict alphabet (the model's workload paths are checked at the edge, a subset of
+it) and every string is quoted, so no input can close a stanza and open another. The one
+reader of policy HCL is the policy pack's (``policies/vault_hcl.parse_policy``): the
+planner and the tests read back what this module writes with it, never with a second parser.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from hcl.parser import HclParser  # type: ignore[import-untyped]
 
 from .validation import SpecError
 
@@ -85,16 +82,20 @@ def rule(path: str, *capabilities: str) -> PolicyRule:
 
 
 def normalise(rules: Iterable[PolicyRule]) -> tuple[PolicyRule, ...]:
-    """Merge rules on the same path and sort them: one stanza per path."""
+    """Merge rules on the same path and sort them: one stanza per path, capabilities in canonical order.
+
+    The rules are trusted (``rule`` or the validated model made them); only the merge can
+    break one: ``deny`` merged with another capability on the same path is refused.
+    """
     merged: dict[str, set[str]] = {}
     for r in rules:
-        merged.setdefault(check_path("path", r.path), set()).update(
-            check_capabilities(f"path {r.path!r} capabilities", r.capabilities)
-        )
-    return tuple(
-        PolicyRule(path, check_capabilities(f"path {path!r} capabilities", sorted(caps)))
-        for path, caps in sorted(merged.items())
-    )
+        merged.setdefault(r.path, set()).update(r.capabilities)
+    normalised = []
+    for path, caps in sorted(merged.items()):
+        if "deny" in caps and len(caps) > 1:
+            raise SpecError(f"path {path!r} capabilities", sorted(caps), "'deny' alone (it overrides every other)")
+        normalised.append(PolicyRule(path, tuple(c for c in CAPABILITIES if c in caps)))
+    return tuple(normalised)
 
 
 def render_policy(rules: Iterable[PolicyRule], *, comment: str = "") -> str:
@@ -102,27 +103,10 @@ def render_policy(rules: Iterable[PolicyRule], *, comment: str = "") -> str:
     stanzas: list[str] = []
     if comment:
         stanzas.extend(f"# {line}" for line in comment.splitlines() if line.isprintable())
-    for r in normalise(rules):
+    normalised = normalise(rules)
+    if not normalised:
+        raise SpecError("rules", [], "at least one path rule")
+    for r in normalised:
         quoted = ", ".join(json.dumps(c) for c in r.capabilities)
         stanzas.append(f"path {json.dumps(r.path)} {{\n  capabilities = [{quoted}]\n}}")
-    if not any(s.startswith("path") for s in stanzas):
-        raise SpecError("rules", [], "at least one path rule")
     return "\n".join(stanzas) + "\n"
-
-
-def load_hcl(document: str) -> Any:
-    """``hcl.loads`` with one parser per thread: pyhcl builds its LALR tables anew for every parser (~20 ms)."""
-    parser = getattr(_PARSERS, "parser", None)
-    if parser is None:
-        parser = _PARSERS.parser = HclParser()
-    return parser.parse(document)
-
-
-_PARSERS = threading.local()
-
-
-def parse_policy(document: str) -> tuple[PolicyRule, ...]:
-    """The rules of a policy document, as Vault would read them."""
-    parsed = load_hcl(document)
-    paths = parsed.get("path", {})
-    return tuple(sorted(PolicyRule(path, tuple(body.get("capabilities", ()))) for path, body in paths.items()))

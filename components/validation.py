@@ -3,7 +3,7 @@
 Each validator takes the field's display name (as written in the stack config,
 e.g. ``workloads[0].serviceAccount``) and the raw value, and either returns the
 normalised value or raises ``SpecError`` naming the field, the value and what
-is allowed. Nothing here knows about Pulumi.
+is allowed. Only ``when_known`` knows about Pulumi (an Output is checked once its value is known).
 """
 
 from __future__ import annotations
@@ -13,15 +13,23 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
+import pulumi
+
+from .durations import DURATION_SYNTAX, parse_duration
+
 
 class SpecError(ValueError):
-    """A stack spec or component argument that cannot be accepted."""
+    """A stack spec or component argument that cannot be accepted.
+
+    A value of None means the field is missing (or null): the message says it is required.
+    """
 
     def __init__(self, field: str, value: object, allowed: str) -> None:
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{field}: {_show(value)} is not allowed: {allowed}")
+        problem = "is required" if value is None else f"{_show(value)} is not allowed"
+        super().__init__(f"{field}: {problem}: {allowed}" if field else f"{problem}: {allowed}")
 
 
 def _show(value: object) -> str:
@@ -37,7 +45,6 @@ _VAULT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _MOUNT_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _KEY_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _SECRET_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _PEM = re.compile(r"^-----BEGIN [A-Z0-9 ]+-----\n[A-Za-z0-9+/=\n\r]+-----END [A-Z0-9 ]+-----\s*$")
 
 DNS_LABEL_RULE = "a DNS-1123 label: 1-63 lowercase letters, digits or '-', starting and ending alphanumeric"
@@ -46,21 +53,22 @@ DNS_SUBDOMAIN_RULE = (
 )
 
 
-def require_str(field: str, value: object) -> str:
+def require_str(field: str, value: object, rule: str = "a string") -> str:
+    """``value`` if it is a string; else the error states ``rule``, what the field allows (or that it is required)."""
     if not isinstance(value, str):
-        raise SpecError(field, value, "a string")
+        raise SpecError(field, value, rule)
     return value
 
 
 def dns_label(field: str, value: object) -> str:
-    text = require_str(field, value)
+    text = require_str(field, value, DNS_LABEL_RULE)
     if len(text) > 63 or not _DNS_LABEL.match(text):
         raise SpecError(field, value, DNS_LABEL_RULE)
     return text
 
 
 def dns_subdomain(field: str, value: object) -> str:
-    text = require_str(field, value)
+    text = require_str(field, value, DNS_SUBDOMAIN_RULE)
     if len(text) > 253 or not _DNS_SUBDOMAIN.match(text):
         raise SpecError(field, value, DNS_SUBDOMAIN_RULE)
     return text
@@ -71,30 +79,29 @@ _AUDIENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 
 def audience(field: str, value: object) -> str:
     """A token audience: a name or URL, without globs, spaces or quotes."""
-    text = require_str(field, value)
+    rule = "a name or URL of letters, digits and . _ : / - (no globs, spaces or quotes)"
+    text = require_str(field, value, rule)
     if len(text) > 253 or not _AUDIENCE.match(text):
-        raise SpecError(field, value, "a name or URL of letters, digits and . _ : / - (no globs, spaces or quotes)")
+        raise SpecError(field, value, rule)
     return text
 
 
 def vault_name(field: str, value: object) -> str:
     """A Vault role or policy name: no globs, slashes, quotes or spaces."""
-    text = require_str(field, value)
+    rule = "1-128 letters, digits, '_', '-' or '.', starting alphanumeric, without '..'"
+    text = require_str(field, value, rule)
     if len(text) > 128 or not _VAULT_NAME.match(text) or ".." in text:
-        raise SpecError(field, value, "1-128 letters, digits, '_', '-' or '.', starting alphanumeric, without '..'")
+        raise SpecError(field, value, rule)
     return text
 
 
 def mount_path(field: str, value: object) -> str:
     """A Vault mount path such as ``kubernetes`` or ``clusters/dev``."""
-    text = require_str(field, value).strip("/") if isinstance(value, str) else require_str(field, value)
+    rule = "a mount path of '/'-separated segments of letters, digits, '_' or '-' (no globs or '..')"
+    text = require_str(field, value, rule).strip("/")
     segments = text.split("/")
     if not text or len(text) > 128 or not all(_MOUNT_SEGMENT.match(s) for s in segments):
-        raise SpecError(
-            field,
-            value,
-            "a mount path of '/'-separated segments of letters, digits, '_' or '-' (no globs or '..')",
-        )
+        raise SpecError(field, value, rule)
     if segments[0] in {"sys", "auth", "identity", "cubbyhole"}:
         raise SpecError(field, value, "a mount path outside Vault's reserved sys/, auth/, identity/, cubbyhole/")
     return text
@@ -102,43 +109,31 @@ def mount_path(field: str, value: object) -> str:
 
 def kv_key_path(field: str, value: object) -> str:
     """The path of a secret inside a KV v2 mount, e.g. ``myapp`` or ``team/db``."""
-    text = require_str(field, value)
+    rule = "'/'-separated segments of letters, digits, '_', '-' or '.' (no globs, '..', spaces or quotes)"
+    text = require_str(field, value, rule)
     segments = text.split("/")
     if not text or len(text) > 512 or not all(_KEY_SEGMENT.match(s) and s not in {".", ".."} for s in segments):
-        raise SpecError(
-            field,
-            value,
-            "'/'-separated segments of letters, digits, '_', '-' or '.' (no globs, '..', spaces or quotes)",
-        )
+        raise SpecError(field, value, rule)
     return text
 
 
 def secret_key(field: str, value: object) -> str:
     """A key inside a secret (KV property) or a file/key name in the pod."""
-    text = require_str(field, value)
+    rule = "1-253 letters, digits, '_', '-' or '.', not starting with '.' or '-'"
+    text = require_str(field, value, rule)
     if len(text) > 253 or not _SECRET_KEY.match(text):
-        raise SpecError(field, value, "1-253 letters, digits, '_', '-' or '.', not starting with '.' or '-'")
+        raise SpecError(field, value, rule)
     return text
 
 
 def duration_seconds(field: str, value: object, *, minimum: int = 1, maximum: int | None = None) -> int:
-    """A duration (``90s``, ``15m``, ``1h30m``, ``30d``) or whole seconds."""
-    seconds: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        seconds = value
-    elif isinstance(value, str) and value:
-        match = _DURATION.match(value)
-        if match and any(match.groups()):
-            days, hours, minutes, secs = (int(g or 0) for g in match.groups())
-            seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
-        elif value.isdigit():
-            seconds = int(value)
-    allowed = "a duration such as '90s', '15m', '1h30m', '30d' or whole seconds"
+    """A duration (``90s``, ``15m``, ``1h30m``, ``30d``) or whole seconds, as whole seconds."""
+    seconds = parse_duration(value)
     if seconds is None:
-        raise SpecError(field, value, allowed)
+        raise SpecError(field, value, DURATION_SYNTAX)
     if seconds < minimum or (maximum is not None and seconds > maximum):
         upper = f" and at most {maximum}s" if maximum is not None else ""
-        raise SpecError(field, value, f"{allowed}, at least {minimum}s{upper}")
+        raise SpecError(field, value, f"{DURATION_SYNTAX}, at least {minimum}s{upper}")
     return seconds
 
 
@@ -147,19 +142,32 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 def url(field: str, value: object, *, schemes: tuple[str, ...] = ("https",)) -> str:
     """An absolute URL; plain http only where ``schemes`` allows it or on loopback (local tests)."""
-    text = require_str(field, value)
+    rule = f"an absolute URL with scheme {' or '.join(schemes)} (http only on loopback)"
+    text = require_str(field, value, rule)
     parsed = urlparse(text)
     scheme_ok = parsed.scheme in schemes or (parsed.scheme == "http" and parsed.hostname in LOOPBACK_HOSTS)
     if not scheme_ok or not parsed.hostname or any(c.isspace() or ord(c) < 32 for c in text) or '"' in text:
-        raise SpecError(field, value, f"an absolute URL with scheme {' or '.join(schemes)} (http only on loopback)")
+        raise SpecError(field, value, rule)
     return text.rstrip("/")
 
 
 def pem(field: str, value: object) -> str:
-    text = require_str(field, value)
+    rule = "a PEM block (-----BEGIN ...-----)"
+    text = require_str(field, value, rule)
     if not _PEM.match(text.strip() + "\n"):
-        raise SpecError(field, "<PEM>" if len(text) > 40 else value, "a PEM block (-----BEGIN ...-----)")
+        raise SpecError(field, "<PEM>" if len(text) > 40 else value, rule)
     return text.strip() + "\n"
+
+
+def when_known(field: str, value: object, check: Any) -> Any:
+    """``check(field, value)`` now for a plain value; for an Output, when its value is known (at deployment).
+
+    For the fields that may be other resources' outputs (addresses, CA certificates): nothing that
+    shapes access is an Output, so everything else is checked before a resource is registered.
+    """
+    if isinstance(value, pulumi.Output):
+        return value.apply(lambda known: check(field, known))
+    return check(field, value)
 
 
 def boolean(field: str, value: object) -> bool:

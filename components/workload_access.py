@@ -1,17 +1,31 @@
-"""One workload identity: its least-privilege Vault policy and its role on the auth mount."""
+"""One workload identity: its least-privilege Vault policy and its role on the auth mount.
 
-from typing import Any, NotRequired, TypedDict
+``register_workload_access`` registers a workload's resources under any parent: the
+``WorkloadAccess`` component (one per workload, for stacks that compose their own platform)
+and ``SecretsPlatform``, which registers every workload's resources directly under itself
+(a component per workload cost as much as the workload's own resources) and aliases them to
+the URN they had under a ``WorkloadAccess`` parent before, so existing state keeps them.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_vault as vault
+from pulumi.type_token import get_type_token
 
-from . import validation as v
-from .args import AuthMethod, WorkloadArgs
-from .model import Workload
+from .args import AuthMethod, WorkloadAccessArgs
+from .component import Component
+from .model import AuthBinding, Workload
 from .policy_document import PolicyRule, render_policy
-from .spec import validate_workload
-from .vault_auth import AUTH_DELEGATOR, jwt_role_inputs, kubernetes_role_inputs
+from .spec import validate_workload_access
+from .vault_auth import delegator_binding, jwt_role_inputs, kubernetes_role_inputs
+
+WORKLOAD_ACCESS_TYPE = "vaultk8s:index:WorkloadAccess"
+ROLE_TYPES = {AuthMethod.KUBERNETES: vault.kubernetes.AuthBackendRole, AuthMethod.JWT: vault.jwt.AuthBackendRole}
+ROLE_INPUTS = {AuthMethod.KUBERNETES: kubernetes_role_inputs, AuthMethod.JWT: jwt_role_inputs}
 
 # --- pure builders -------------------------------------------------------------
 
@@ -19,45 +33,93 @@ from .vault_auth import AUTH_DELEGATOR, jwt_role_inputs, kubernetes_role_inputs
 def workload_rules(workload: Workload) -> tuple[PolicyRule, ...]:
     """Read on exactly the paths the workload uses: KV v2 data paths (not the mount, no list, no metadata)
     and its database roles' `creds/` or `static-creds/` paths."""
-    paths = [s.api_path for s in workload.secrets] + [c.api_path for c in workload.database_credentials]
-    return tuple(PolicyRule(path, ("read",)) for path in paths)
+    return tuple(PolicyRule(path, ("read",)) for path in workload.paths)
 
 
 def workload_policy(workload: Workload) -> str:
-    return render_policy(
-        workload_rules(workload),
-        comment=f"vaultk8s: {workload.subject} (role {workload.role})",
-    )
+    return render_policy(workload_rules(workload), comment=f"vaultk8s: {workload.subject} (role {workload.role})")
 
 
 def auth_delegator_binding(workload: Workload) -> dict[str, Any]:
     """The ClusterRoleBinding args that let a workload's own token review itself (client-jwt mode)."""
-    return {
-        "metadata": {"name": f"vault-auth-delegator-{workload.namespace}-{workload.service_account}"[:253]},
-        "role_ref": {"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": AUTH_DELEGATOR},
-        "subjects": [{"kind": "ServiceAccount", "name": workload.service_account, "namespace": workload.namespace}],
-    }
+    name = f"vault-auth-delegator-{workload.namespace}-{workload.service_account}"
+    return delegator_binding(name, workload.service_account, workload.namespace)
+
+
+# --- registration ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccessResources:
+    policy: vault.Policy
+    role: pulumi.CustomResource
+    document: str
+
+
+def register_workload_access(
+    name: str,
+    workload: Workload,
+    binding: AuthBinding,
+    parent: pulumi.Resource,
+    *,
+    was_under: str | None = None,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> AccessResources:
+    """The workload's policy and role (and, when asked, its ServiceAccount and auth-delegator binding).
+
+    ``name`` prefixes the resource names (``<name>-policy``, ``<name>-role``, ...); ``depends_on`` is
+    what the role needs first besides its policy (the auth mount it lives on). ``was_under``, the type
+    of the component the resources sat under before, aliases each to the URN it had there.
+    """
+
+    def opts(resource_type: type, resource_name: str, *after: pulumi.Resource) -> pulumi.ResourceOptions:
+        aliases = [former_urn(was_under, resource_type, resource_name)] if was_under else None
+        return pulumi.ResourceOptions(parent=parent, aliases=aliases, depends_on=list(after) or None)
+
+    document = workload_policy(workload)
+    policy_name = f"{name}-policy"
+    policy = vault.Policy(policy_name, name=workload.policy_name, policy=document, opts=opts(vault.Policy, policy_name))
+    role_type, role_name = ROLE_TYPES[binding.method], f"{name}-role"
+    role = role_type(
+        role_name,
+        backend=binding.mount,
+        **ROLE_INPUTS[binding.method](workload, binding),
+        opts=opts(role_type, role_name, policy, *depends_on),
+    )
+    if workload.create_service_account:
+        account = f"{name}-service-account"
+        k8s.core.v1.ServiceAccount(
+            account,
+            metadata={"name": workload.service_account, "namespace": workload.namespace},
+            # Pods get Vault tokens through TokenRequest (CSI, ESO) or a projected volume (agent), never
+            # the automounted API token.
+            automount_service_account_token=False,
+            opts=opts(k8s.core.v1.ServiceAccount, account),
+        )
+    if binding.grant_auth_delegator:
+        delegator = f"{name}-auth-delegator"
+        k8s.rbac.v1.ClusterRoleBinding(
+            delegator,
+            **auth_delegator_binding(workload),
+            opts=opts(k8s.rbac.v1.ClusterRoleBinding, delegator),
+        )
+    return AccessResources(policy, role, document)
+
+
+def former_urn(parent_type: str, resource_type: type, name: str) -> str:
+    """The URN a resource named ``name`` had under a component of type ``parent_type``.
+
+    A URN's type holds only its immediate parent's type, so it needs neither the component's name
+    nor the URN of anything above it: a plain string, which costs the SDK nothing to resolve.
+    """
+    token = get_type_token(resource_type)
+    return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{parent_type}${token}::{name}"
 
 
 # --- component -----------------------------------------------------------------
 
 
-class WorkloadAccessArgs(TypedDict):
-    """Vault access for one workload identity."""
-
-    workload: WorkloadArgs
-    """The workload: namespace, service account, role and the secrets it reads."""
-    auth_mount: pulumi.Input[str]
-    """The auth mount the role lives on (a KubernetesAuth or JwtAuth `path`)."""
-    auth_method: AuthMethod
-    """The auth method of that mount."""
-    audience: NotRequired[str]
-    """The token audience the role binds (default `vault`)."""
-    grant_auth_delegator: NotRequired[bool]
-    """Bind the service account to system:auth-delegator (kubernetes auth in `client-jwt` mode needs it)."""
-
-
-class WorkloadAccess(pulumi.ComponentResource):
+class WorkloadAccess(Component):
     """A least-privilege policy and a role bound to exactly one namespace and service account."""
 
     policy_name: pulumi.Output[str]
@@ -68,44 +130,15 @@ class WorkloadAccess(pulumi.ComponentResource):
     """The policy's HCL."""
 
     def __init__(self, name: str, args: WorkloadAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        workload = validate_workload("workload", args.get("workload"))
-        method = AuthMethod(
-            v.choice(
-                "authMethod", getattr(args.get("auth_method"), "value", args.get("auth_method")), ("kubernetes", "jwt")
-            )
-        )
-        audience = v.audience("audience", args.get("audience", "vault"))
-        delegate = v.boolean("grantAuthDelegator", args.get("grant_auth_delegator", False))
-        document = workload_policy(workload)
-        super().__init__("vaultk8s:index:WorkloadAccess", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        self._build(name, validate_workload_access(args), opts)
 
-        policy = vault.Policy(f"{name}-policy", name=workload.policy_name, policy=document, opts=child)
-        role_inputs = (kubernetes_role_inputs if method is AuthMethod.KUBERNETES else jwt_role_inputs)(
-            workload, audience, [workload.policy_name]
-        )
-        role_type = vault.kubernetes.AuthBackendRole if method is AuthMethod.KUBERNETES else vault.jwt.AuthBackendRole
-        role = role_type(
-            f"{name}-role",
-            backend=args["auth_mount"],
-            **role_inputs,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
-        )
-        if workload.create_service_account:
-            k8s.core.v1.ServiceAccount(
-                f"{name}-service-account",
-                metadata={"name": workload.service_account, "namespace": workload.namespace},
-                # Pods get Vault tokens through TokenRequest (CSI, ESO) or a projected volume (agent), never
-                # the automounted API token.
-                automount_service_account_token=False,
-                opts=child,
-            )
-        if delegate:
-            k8s.rbac.v1.ClusterRoleBinding(f"{name}-auth-delegator", **auth_delegator_binding(workload), opts=child)
-
-        self.policy_name = policy.name
-        self.role_name = role.role_name
-        self.policy_document = pulumi.Output.from_input(document)
+    def _build(self, name: str, model: tuple[Workload, AuthBinding], opts: pulumi.ResourceOptions | None) -> None:
+        workload, binding = model
+        super().__init__(WORKLOAD_ACCESS_TYPE, name, {}, opts)
+        registered = register_workload_access(name, workload, binding, self)
+        self.policy_name = registered.policy.name
+        self.role_name = pulumi.Output.from_input(workload.role)
+        self.policy_document = pulumi.Output.from_input(registered.document)
         self.register_outputs(
             {"policy_name": self.policy_name, "role_name": self.role_name, "policy_document": self.policy_document}
         )

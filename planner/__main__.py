@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from components.validation import SpecError
 
@@ -20,11 +22,12 @@ from .diff import diff_markdown, diff_plans, diff_text
 from .engine import PROJECT_ROOT
 from .html import access_matrix_html
 from .markdown import plan_markdown
+from .output import OutputError, check_writable
 from .plan import STEPS, Plan, build_plan, plan_document
-from .policy import PlanError, load_policy_config, violation_dicts
+from .policy import PlanError, load_policy_config
 from .progress import progress_for
 from .render import plan_json, plan_text, write_files
-from .stack_file import stack_file
+from .stack_file import StackFileError, stack_file
 
 EXIT_OK = 0
 EXIT_MANDATORY_VIOLATION = 1
@@ -88,16 +91,27 @@ def _error(message: str) -> int:
     return EXIT_BAD_CONFIG
 
 
+RENDERERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "text": plan_text,
+    "json": plan_json,
+    "markdown": plan_markdown,
+    "html": access_matrix_html,
+}
+
+
 def _plan(args: argparse.Namespace) -> Plan | str:
     """The current stack's plan, or the one-line reason it cannot be planned."""
-    path = stack_file(args.stack, args.config_file)
     try:
+        for flag, target, directory in (("--output", args.output, False), ("--out", getattr(args, "out", None), True)):
+            if target is not None:
+                check_writable(flag, target, directory=directory)
+        path = stack_file(args.stack, args.config_file)
         config = load_policy_config(args.policy_config) if args.policy_config else None
         with progress_for(args.progress, sys.stderr, json_output=args.format == "json", steps=STEPS) as progress:
             return build_plan(path, config, progress=progress)
     except SpecError as error:
         return f"{path.name}: {error}"
-    except PlanError as error:
+    except (StackFileError, PlanError, OutputError) as error:
         return str(error)
 
 
@@ -105,8 +119,11 @@ def _emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise OutputError(f"--output {output}: cannot write it: {error.strerror}") from None
     print(f"wrote {output}", file=sys.stderr)
 
 
@@ -114,19 +131,17 @@ def plan_main(args: argparse.Namespace) -> int:
     plan = _plan(args)
     if isinstance(plan, str):
         return _error(plan)
-    document = plan_document(plan) if args.format != "text" else None
-    if document is None:
-        text = plan_text(plan.capture, plan.workloads, violation_dicts(plan.violations, plan.owners))
-    elif args.format == "json":
-        text = plan_json(document)
-    elif args.format == "markdown":
-        text = plan_markdown(document)
-    else:
-        text = access_matrix_html(document)
-    _emit(text, args.output)
-    if args.out:
-        written = write_files(plan.capture, args.out)
-        print(f"wrote {len(written)} files under {args.out}", file=sys.stderr)
+    document = plan_document(plan)
+    try:
+        _emit(RENDERERS[args.format](document), args.output)
+        if args.out:
+            try:
+                written = write_files(document, args.out)
+            except OSError as error:
+                raise OutputError(f"--out {args.out}: cannot write there: {error.strerror}") from None
+            print(f"wrote {len(written)} files under {args.out}", file=sys.stderr)
+    except OutputError as error:
+        return _error(str(error))
     return EXIT_MANDATORY_VIOLATION if plan.mandatory else EXIT_OK
 
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .markdown import cell, code, human_seconds, table, violation_rows
+from .markdown import cell, code, table, violation_rows
+from .wording import delivery_label, duration
 
 IDENTITY_FIELDS = ("namespace", "serviceAccount", "authMount", "role")
 TOKEN_FIELDS = ("tokenTtl", "tokenMaxTtl")
@@ -183,20 +184,18 @@ def _grant_kind(grant: Mapping[str, Any]) -> str:
     return "widened" if grant["added"] and not grant["removed"] else "narrowed" if not grant["added"] else "changed"
 
 
-def _deliveries_text(grant: Mapping[str, Any], arrow: str = "->") -> str:
-    return (
-        ", ".join(f"{d['delivery']} {arrow} {d['name']}" for d in grant["deliveries"]) or "none (the app reads Vault)"
-    )
+def _deliveries_text(grant: Mapping[str, Any]) -> str:
+    return ", ".join(delivery_label(d) for d in grant["deliveries"]) or "none (the app reads Vault)"
 
 
 def _seconds(value: Any) -> str:
-    return "unset" if value is None else human_seconds(value)
+    return "unset" if value is None else duration(value)
 
 
-def _lifetime_subject(change: Mapping[str, Any], arrow: str = "->") -> str:
+def _lifetime_subject(change: Mapping[str, Any]) -> str:
     if change["path"] is None:
         return str(change["workload"])
-    return f"{change['workload']} {change['path']} ({change['delivery']} {arrow} {change['name']})"
+    return f"{change['workload']} {change['path']} ({delivery_label(change)})"
 
 
 def headline(diff: Mapping[str, Any]) -> str:
@@ -287,7 +286,7 @@ def diff_markdown(diff: Mapping[str, Any], base_label: str, head_label: str) -> 
                 code(g["path"]),
                 cell(", ".join([f"+{c}" for c in g["added"]] + [f"-{c}" for c in g["removed"]])),
                 cell(", ".join(g["after"]) or "none"),
-                cell(_deliveries_text(g, "→")),
+                cell(_deliveries_text(g)),
             ]
             for g in diff["grants"]
         ]
@@ -304,7 +303,7 @@ def diff_markdown(diff: Mapping[str, Any], base_label: str, head_label: str) -> 
         lines += ["### Credential lifetimes and staleness", ""]
         rows = [
             [
-                cell(_lifetime_subject(c, "→")),
+                cell(_lifetime_subject(c)),
                 cell(FIELD_LABELS[c["field"]]),
                 cell(_seconds(c["before"])),
                 cell(_seconds(c["after"])),

@@ -9,7 +9,9 @@ resource's state. The same capture serves the offline plan and the tests.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
+import heapq
 import json
 import runpy
 import secrets
@@ -21,19 +23,30 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.settings import SETTINGS, set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-# The signature key and value Pulumi uses to mark a secret in a property map.
-SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+# The signature key and value Pulumi uses to mark a secret in a property map: the SDK's own definition
+# (the pinned SDK's serializer), named here once for the capture, the plan and the tests.
+SECRET_SIG_KEY: str = rpc._special_sig_key
+SECRET_SIG: str = rpc._special_secret_sig
 MASK = "[secret]"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@functools.cache
+def project_name(root: Path = PROJECT_ROOT) -> str:
+    """The project's name, from ``Pulumi.yaml``: the namespace of its stack config keys."""
+    return str(yaml.safe_load((root / "Pulumi.yaml").read_text())["name"])
 
 
 @dataclass
@@ -51,6 +64,8 @@ class CapturedResource:
     additional_secret_outputs: list[str] = field(default_factory=list)
     outputs: dict[str, Any] | None = None
     """The state the (mock) provider returned: what the engine hands ``AnalyzeStack``."""
+    aliases: list[dict[str, str]] = field(default_factory=list)
+    """The alias specs the resource was registered with (``name``, ``type``, ``parentUrn``, ``urn``: the set ones)."""
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -64,7 +79,7 @@ class CapturedResource:
 
 @dataclass
 class Capture:
-    """Everything one program run registered, in registration order."""
+    """Everything one program run registered, in canonical order (``canonical_order``)."""
 
     resources: list[CapturedResource]
     outputs: dict[str, Any]
@@ -137,24 +152,106 @@ class CaptureMonitor(pulumi_mocks.MockMonitor):
         self.on_register = on_register
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            resource = CapturedResource(
-                urn=response.urn,
-                type=request.type,
+        """What ``MockMonitor.RegisterResource`` does, deserializing the inputs once (for the mocks and the
+        capture both) and, when the mocks echo them, answering with the request's own property struct
+        instead of serializing the same values back."""
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        pulumi_mocks._ensure_event_loop()  # deserializing resource references needs a loop on this thread
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        known = not _holds_unknown(inputs)
+        mock_inputs = inputs if known else rpc.deserialize_properties(request.object)
+        id_, state = self.mocks.new_resource(
+            pulumi.runtime.MockResourceArgs(
+                typ=request.type,
                 name=request.name,
-                parent=request.parent or None,
-                custom=bool(request.custom),
-                inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
-                dependencies=list(request.dependencies),
-                provider=request.provider or None,
-                additional_secret_outputs=list(request.additionalSecretOutputs),
-                outputs=self.resources[response.urn].state,
+                inputs=mock_inputs,
+                provider=request.provider,
+                resource_id=request.importId,
+                custom=request.custom or False,
+                transforms=pulumi_mocks._resolve_callbacks(request.transforms),
             )
-            self.captured.append(resource)
-            if self.on_register is not None:
-                self.on_register(resource)
-        return response
+        )
+        echoed = known and state == mock_inputs
+        properties = request.object if echoed else _sync_await(rpc.serialize_properties(state, {}))
+        self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, id_ or "", state)
+        resource = CapturedResource(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent or None,
+            custom=bool(request.custom),
+            inputs=canonical(inputs),
+            dependencies=sorted(set(request.dependencies)),
+            provider=request.provider or None,
+            additional_secret_outputs=sorted(request.additionalSecretOutputs),
+            aliases=[_alias(a) for a in request.aliases],
+            outputs=state,
+        )
+        self.captured.append(resource)
+        if self.on_register is not None:
+            self.on_register(resource)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_ or "", object=properties)
+
+
+def _holds_unknown(value: Any) -> bool:
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_unknown(x) for x in value.values())
+    if isinstance(value, list):
+        return any(_holds_unknown(x) for x in value)
+    return False
+
+
+def canonical(value: Any) -> Any:
+    """Inputs as plain data in one order: mapping keys sorted (their order means nothing to the engine) and
+    whole numbers as ints (a protobuf Struct carries every number as a double)."""
+    if isinstance(value, Mapping):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(x) for x in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _alias(alias: Any) -> dict[str, str]:
+    if alias.HasField("spec"):
+        spec = alias.spec
+        found = {"name": spec.name, "type": spec.type, "parentUrn": spec.parentUrn}
+        return {k: x for k, x in found.items() if x}
+    return {"urn": alias.urn}
+
+
+def canonical_order(resources: list[CapturedResource]) -> list[CapturedResource]:
+    """The resources in an order that is the same on every run: parents and dependencies first, then by name.
+
+    The SDK registers from a thread pool, so the order requests arrive in varies between runs; this
+    is a topological order of the parent and dependency edges (what an engine must respect) with
+    ties broken by name and URN.
+    """
+    by_urn = {r.urn: r for r in resources}
+    waiting = {r.urn: {u for u in (r.parent, *r.dependencies) if u in by_urn and u != r.urn} for r in resources}
+    dependents: dict[str, list[str]] = {}
+    for urn, needs in waiting.items():
+        for need in needs:
+            dependents.setdefault(need, []).append(urn)
+    ready = [(by_urn[u].name, u) for u, needs in waiting.items() if not needs]
+    heapq.heapify(ready)
+    ordered: list[CapturedResource] = []
+    while ready:
+        _, urn = heapq.heappop(ready)
+        ordered.append(by_urn[urn])
+        for dependent in dependents.get(urn, ()):
+            waiting[dependent].discard(urn)
+            if not waiting[dependent]:
+                heapq.heappush(ready, (by_urn[dependent].name, dependent))
+    if len(ordered) != len(resources):  # a cycle cannot come from the SDK; keep everything regardless
+        seen = {r.urn for r in ordered}
+        ordered += sorted((r for r in resources if r.urn not in seen), key=lambda r: (r.name, r.urn))
+    return ordered
 
 
 # A registration allocates thousands of short-lived objects (futures, tasks, protobuf messages); with
@@ -162,6 +259,24 @@ class CaptureMonitor(pulumi_mocks.MockMonitor):
 # 60% of a run (39 s of the capture, 14 s of a plain-SDK baseline). Collecting every 50,000
 # allocations halves both and keeps peak memory within a few percent.
 GC_THRESHOLDS = (50_000, 20, 100)
+
+
+@contextlib.contextmanager
+def no_source_positions() -> Iterator[None]:
+    """Register without the source position of each resource: the mock engine has no use for it.
+
+    The SDK walks the whole Python stack at every registration (and turns each frame's file name
+    into a URI) so that the real engine can point diagnostics at a line; the capture keeps nothing
+    of it. A resource class generated for a provider (``vault.Policy``) pays it, a bare
+    ``pulumi.CustomResource`` does not (the SDK finds no caller frame for it), so skipping it also
+    keeps the plan and its plain-SDK baseline comparable. ``pulumi preview``/``up`` are untouched.
+    """
+    saved = sdk_resource._get_stack_trace
+    sdk_resource._get_stack_trace = source_pb2.StackTrace  # an empty trace: no frames, no position
+    try:
+        yield
+    finally:
+        sdk_resource._get_stack_trace = saved
 
 
 @contextlib.contextmanager
@@ -184,7 +299,7 @@ def run_program(
     program: Callable[[], Any] | Path,
     config: Mapping[str, Any] | None = None,
     *,
-    project: str = "secrets-platform",
+    project: str | None = None,
     stack: str = "dev",
     secret_keys: list[str] | None = None,
     preview: bool = True,
@@ -199,6 +314,7 @@ def run_program(
     """
     monitor = monitor or CaptureMonitor(mocks, on_register)
     set_root_resource(None)  # type: ignore[arg-type]
+    project = project or project_name()
     pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     set_all_config(config_strings(config or {}), secret_keys or [])
     SETTINGS.rpc_manager.clear()
@@ -218,11 +334,11 @@ def run_program(
             if added:
                 sys.path.remove(root)
 
-    with tuned_gc():
+    with tuned_gc(), no_source_positions():
         _sync_await(run_pulumi_func(run))
         root_stack = pulumi.runtime.settings.get_root_resource()
         outputs = _resolve_outputs(getattr(root_stack, "outputs", {}) or {})
-    return Capture(resources=monitor.captured, outputs=outputs)
+        return Capture(resources=canonical_order(monitor.captured), outputs=outputs)
 
 
 def _resolve_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,8 +20,10 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from .markdown import deliveries_by_path, human_seconds, lifetime
+from .markdown import deliveries_by_path
 from .policy import summary
+from .render import next_rotations
+from .wording import delivery_label, identity, lifetime, token
 
 MAX_GRID_CELLS = 200_000
 WRITE_CAPABILITIES = frozenset({"create", "update", "patch", "delete", "recover"})
@@ -52,7 +54,7 @@ aside { flex: 2 1 0; min-width: 280px; max-height: 85vh; overflow: auto; }
 table { border-collapse: collapse; }
 #matrix th, #matrix td { border: 1px solid #d1d9e0; padding: 4px 6px; vertical-align: top; }
 #matrix thead th { position: sticky; top: 0; background: #f6f8fa; z-index: 2; font-weight: 600; }
-#matrix thead th.path { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; max-height: 260px; }
+#matrix thead th.path { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; }
 #matrix tbody th { position: sticky; left: 0; background: #fff; z-index: 1; text-align: left; white-space: nowrap; }
 #matrix td.empty { background: #fff; }
 .cap-read { background: #dafbe1; }
@@ -130,7 +132,7 @@ def _cell(workload: Mapping[str, Any], path: str, column: int, delivered: Sequen
         return f'<td class="empty" data-col="{column}"></td>'
     parts = [f'<span class="caps">{escape(", ".join(capabilities))}</span>']
     for d in delivered:
-        parts.append(f'<span class="delivery">{escape(str(d.get("delivery")))} → {escape(str(d.get("name")))}</span>')
+        parts.append(f'<span class="delivery">{escape(delivery_label(d))}</span>')
         parts.append(f'<span class="lifetime">{escape(lifetime(d))}</span>')
     if not delivered:
         parts.append('<span class="delivery">not delivered (the app reads Vault)</span>')
@@ -145,14 +147,29 @@ def _cell(workload: Mapping[str, Any], path: str, column: int, delivered: Sequen
 def _row_header(workload: Mapping[str, Any], violations: int) -> str:
     name = escape(str(workload.get("name")))
     badge = f'<span class="badge" title="policy violations">{violations}</span>' if violations else ""
-    identity = escape(f"{workload.get('namespace')}/{workload.get('serviceAccount')}")
-    token = escape(
-        f"token {human_seconds(workload.get('tokenTtl'))} (max {human_seconds(workload.get('tokenMaxTtl'))})"
-    )
     role = escape(f"role {workload.get('role')} on {workload.get('authMount')}")
     return (
-        f'<th scope="row" class="workload">{name}{badge}<span class="identity">{identity}</span>'
-        f'<span class="identity">{role}</span><span class="identity">{token}</span></th>'
+        f'<th scope="row" class="workload">{name}{badge}<span class="identity">{escape(identity(workload))}</span>'
+        f'<span class="identity">{role}</span><span class="identity">{escape(token(workload))}</span></th>'
+    )
+
+
+def prose(text: str) -> str:
+    """Escaped text whose `backticked` spans are shown as code, not as literal backticks."""
+    parts = escape(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: keep the text as it is
+        return escape(text)
+    return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
+
+
+def _rotations(document: Mapping[str, Any]) -> str:
+    rotations = next_rotations(document)
+    if not rotations:
+        return ""
+    items = "".join(f"<li><code>{escape(p)}</code>: {escape(when)}</li>" for p, when in rotations.items())
+    return (
+        "<h2>Generated secrets</h2><p>Rotated by the first <code>pulumi up</code> after:</p>"
+        f'<ul id="rotations">{items}</ul>'
     )
 
 
@@ -168,7 +185,7 @@ def _violations_table(violations: Sequence[Mapping[str, Any]]) -> str:
             f"<td><code>{escape(str(v.get('rule')))}</code></td>"
             f"<td><code>{escape(str(v.get('resource')))}</code><br><small>{escape(str(v.get('type') or ''))}</small>"
             + (f"<br><small>workload {workload}</small>" if workload else "")
-            + f"</td><td>{escape(str(v.get('detail') or v.get('message')))}</td></tr>"
+            + f"</td><td>{prose(str(v.get('detail') or v.get('message')))}</td></tr>"
         )
     return (
         '<table id="violations"><thead><tr><th>level</th><th>rule</th><th>resource</th><th>problem and fix</th>'
@@ -230,14 +247,14 @@ def access_matrix_html(document: Mapping[str, Any]) -> str:
         '<input type="search" id="filter" placeholder="filter workloads, paths, deliveries" aria-label="filter">'
         ' <span class="meta">showing <span id="shown">' + str(len(workloads)) + "</span> workload(s)</span>"
         '<div class="layout"><main>' + "".join(body) + "</main>"
-        f"<aside><h2>Policy violations</h2>{_violations_table(violations)}</aside></div>"
+        f"<aside><h2>Policy violations</h2>{_violations_table(violations)}{_rotations(document)}</aside></div>"
         f"<script>{SCRIPT}</script></body></html>\n"
     )
 
 
 def _list_item(workload: Mapping[str, Any], path: str, delivered: Sequence[Mapping[str, Any]]) -> str:
     capabilities = list((workload.get("access") or {}).get(path) or [])
-    how = "; ".join(f"{d.get('delivery')} → {d.get('name')}, {lifetime(d)}" for d in delivered) or "not delivered"
+    how = "; ".join(f"{delivery_label(d)}, {lifetime(d)}" for d in delivered) or "not delivered"
     return (
         f'<div class="{capability_class(capabilities)}"><code>{escape(path)}</code>: '
         f'<span class="caps">{escape(", ".join(capabilities))}</span> <small>{escape(how)}</small></div>'

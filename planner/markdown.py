@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .policy import summary
+from .wording import delivery_label, identity, lifetime, resource_count, token
 
 
 def cell(value: Any) -> str:
@@ -35,28 +36,6 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     return lines
 
 
-def human_seconds(seconds: Any) -> str:
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-        return "—"
-    whole = int(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if whole >= size and whole % size == 0:
-            return f"{whole // size}{unit}"
-    return f"{whole}s"
-
-
-def lifetime(delivery: Mapping[str, Any]) -> str:
-    """Staleness and lease or rotation of one delivered value, e.g. ``stale ≤ 5m; lease 1h (max 8h)``."""
-    stale = delivery.get("stalenessSeconds")
-    parts = ["never refreshed" if stale is None else f"stale ≤ {human_seconds(stale)}"]
-    if delivery.get("leaseTtlSeconds") is not None:
-        ttl, most = human_seconds(delivery["leaseTtlSeconds"]), human_seconds(delivery.get("leaseMaxTtlSeconds"))
-        parts.append(f"lease {ttl} (max {most})")
-    elif delivery.get("rotationPeriodSeconds") is not None:
-        parts.append(f"rotated every {human_seconds(delivery['rotationPeriodSeconds'])}")
-    return "; ".join(parts)
-
-
 def deliveries_by_path(workload: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
     grouped: dict[str, list[Mapping[str, Any]]] = {}
     for delivery in workload.get("deliveries") or []:
@@ -64,30 +43,25 @@ def deliveries_by_path(workload: Mapping[str, Any]) -> dict[str, list[Mapping[st
     return grouped
 
 
-def delivery_label(delivery: Mapping[str, Any]) -> str:
-    return f"{delivery.get('delivery')} → {delivery.get('name')}"
-
-
 def access_rows(workloads: Sequence[Mapping[str, Any]]) -> list[list[str]]:
     rows = []
     for w in workloads:
-        identity = f"{w.get('namespace')}/{w.get('serviceAccount')}"
-        token = f"{human_seconds(w.get('tokenTtl'))} (max {human_seconds(w.get('tokenMaxTtl'))})"
+        who, lease = identity(w), token(w)
         by_path = deliveries_by_path(w)
         access = w.get("access") or {}
         if not access:
-            rows.append([code(w.get("name")), code(identity), code(w.get("role")), "—", "—", "—", cell(token)])
+            rows.append([code(w.get("name")), code(who), code(w.get("role")), "-", "-", "-", cell(lease)])
         for path, capabilities in access.items():
             delivered = by_path.get(path, [])
             rows.append(
                 [
                     code(w.get("name")),
-                    code(identity),
+                    code(who),
                     code(w.get("role")),
                     code(path),
                     cell(", ".join(capabilities)),
                     "<br>".join(cell(delivery_label(d)) for d in delivered) or "none (the app reads Vault)",
-                    "<br>".join(cell(f"token {token}; {lifetime(d)}") for d in delivered) or cell(f"token {token}"),
+                    "<br>".join(cell(f"{lease}; {lifetime(d)}") for d in delivered) or cell(lease),
                 ]
             )
     return rows
@@ -121,7 +95,7 @@ def plan_markdown(document: Mapping[str, Any]) -> str:
     lines = [
         f"## Offline plan of stack `{cell(stack)}`",
         "",
-        f"{len(workloads)} workload(s), {sum(1 for r in resources if r.get('custom'))} resource(s).",
+        f"{len(workloads)} workload(s), {resource_count(resources)}.",
         "",
         "### Workload access",
         "",

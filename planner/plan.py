@@ -1,8 +1,9 @@
 """One offline plan: the stack run under the mock engine, the policy pack over it, the access read back.
 
 ``build_plan`` is the imperative shell shared by the CLI, the diff (for the current stack) and
-the benchmark; ``plan_document`` turns a plan into plain data (the JSON plan), which every other
-renderer (markdown, HTML, the diff) reads.
+the benchmark; ``plan_document`` turns a plan into plain data, the one plan model: the JSON plan
+is it as it is, and the text, markdown and HTML renderings, the ``--out`` files and the diff all
+read it. It is the same on every run (the capture is in canonical order; see ``engine``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .access import WorkloadAccessView, workload_access
+from .access import WorkloadAccessView, resource_owners, workload_access
 from .engine import PROJECT_ROOT, Capture, mask_secrets, run_program
-from .policy import run_policies, violation_dicts, violation_workloads
+from .policy import run_policies, violation_dicts
 from .progress import Progress
+from .remedies import in_stack_terms
 from .stack_file import load_stack_config
 
 PLAN_FORMAT = "secrets-platform-plan/1"
@@ -65,7 +67,7 @@ def build_plan(
     violations = run_policies(capture, policy_config) if policy else []
     progress.step("reading back access and rendering")
     workloads = workload_access(capture)
-    owners = violation_workloads(capture, workloads) if violations else {}
+    owners = resource_owners(capture, workloads) if violations else {}
     return Plan(stack=stack, path=path, capture=capture, workloads=workloads, violations=violations, owners=owners)
 
 
@@ -79,9 +81,10 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "format": PLAN_FORMAT,
         "stack": plan.stack,
         "workloads": [w.as_dict() for w in plan.workloads],
-        "violations": violation_dicts(plan.violations, plan.owners),
+        "violations": in_stack_terms(violation_dicts(plan.violations, plan.owners)),
         "resources": [
             {
+                "urn": r.urn,
                 "type": r.type,
                 "name": r.name,
                 "parent": r.parent,

@@ -1,102 +1,142 @@
-"""Renders a captured plan: a text tree, JSON, and files (policies as HCL, Kubernetes objects as YAML)."""
+"""Renders the plan document (``plan.plan_document``): a text tree, JSON, and the files a user takes away.
+
+Every renderer here, like ``markdown`` and ``html``, reads the same plan document; the shared
+words (lifetimes, durations, counts) come from ``wording``. Files: Vault policies as HCL,
+Kubernetes objects as YAML manifests (multi-line strings as literal blocks), and chart values
+that ``helm -f`` reads as they are.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .access import POLICY, WorkloadAccessView
-from .engine import Capture
+from .access import POLICY
 from .policy import summary
+from .wording import delivery_label, duration, identity, lifetime, resource_count
 
 CHART_TYPES = ("kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release")
 
 
-def plan_text(capture: Capture, workloads: list[WorkloadAccessView], violations: list[dict[str, Any]]) -> str:
+def plan_text(document: Mapping[str, Any]) -> str:
     """The resource tree, each workload's access and deliveries, generated secrets' rotations, the violations."""
-    lines = [f"Resources ({sum(r.custom for r in capture.resources)} resources, components in between):"]
-    children: dict[str | None, list[int]] = {}
-    urns = {r.urn for r in capture.resources}
-    for i, r in enumerate(capture.resources):
-        children.setdefault(r.parent if r.parent in urns else None, []).append(i)
+    resources: list[Mapping[str, Any]] = list(document.get("resources") or [])
+    lines = [f"Resources: {resource_count(resources)}:"]
+    urns = {r.get("urn") for r in resources}
+    children: dict[str | None, list[Mapping[str, Any]]] = {}
+    for r in resources:
+        children.setdefault(r.get("parent") if r.get("parent") in urns else None, []).append(r)
 
     def walk(parent: str | None, depth: int) -> None:
-        for i in children.get(parent, []):
-            r = capture.resources[i]
-            lines.append(f"{'  ' * (depth + 1)}{r.type}  {r.name}")
-            walk(r.urn, depth + 1)
+        for r in children.get(parent, []):
+            lines.append(f"{'  ' * (depth + 1)}{r['type']}  {r['name']}")
+            walk(r.get("urn"), depth + 1)
 
     walk(None, 0)
-    lines.append("")
-    lines.append("Workload access:")
-    for w in workloads:
-        lines.append(f"  {w.name}  ({w.namespace}/{w.serviceAccount})")
-        lines.append(f"    auth mount: {w.authMount}   role: {w.role}   token ttl: {w.tokenTtl}s, max {w.tokenMaxTtl}s")
-        lines.append(f"    policies:   {', '.join(w.policies)}")
-        for path, caps in w.access.items():
-            lines.append(f"    {path}: {', '.join(caps)}")
-        for d in w.deliveries:
-            stale = "never refreshed" if d["stalenessSeconds"] is None else f"stale <= {d['stalenessSeconds']}s"
-            lease = ""
-            if d.get("leaseTtlSeconds") is not None:
-                lease = f", lease {d['leaseTtlSeconds']}s (max {d['leaseMaxTtlSeconds']}s), renewed by {d['renewedBy']}"
-            elif d.get("rotationPeriodSeconds") is not None:
-                lease = f", password rotated every {d['rotationPeriodSeconds']}s, re-read by {d['renewedBy']}"
-            lines.append(f"    -> {d['name']} via {d['delivery']}: {d['path']}, {stale}{lease}")
-    rotations = capture.outputs.get("nextRotations") or {}
+    lines += ["", "Workload access:"]
+    for w in document.get("workloads") or []:
+        lines.append(f"  {w['name']}  ({identity(w)})")
+        lines.append(
+            f"    auth mount: {w['authMount']}   role: {w['role']}   "
+            f"token ttl: {duration(w.get('tokenTtl'))}, max {duration(w.get('tokenMaxTtl'))}"
+        )
+        lines.append(f"    policies:   {', '.join(w['policies'])}")
+        lines += [f"    {path}: {', '.join(caps)}" for path, caps in w["access"].items()]
+        lines += [f"    -> {delivery_label(d)}: {d['path']}, {lifetime(d)}" for d in w.get("deliveries") or []]
+    rotations = next_rotations(document)
     if rotations:
         lines += ["", "Generated secrets (rotated by the first `pulumi up` after):"]
-        lines += [f"  {path}: {when}" for path, when in sorted(rotations.items())]
-    lines += ["", *violations_text(violations)]
+        lines += [f"  {path}: {when}" for path, when in rotations.items()]
+    lines += ["", *violations_text(document.get("violations") or [])]
     return "\n".join(lines) + "\n"
 
 
-def violations_text(violations: list[dict[str, Any]]) -> list[str]:
+def next_rotations(document: Mapping[str, Any]) -> dict[str, str]:
+    """``<mount>/<path>`` of each rotating generated secret to its next rotation, sorted by path."""
+    rotations = (document.get("outputs") or {}).get("nextRotations") or {}
+    return dict(sorted(rotations.items())) if isinstance(rotations, Mapping) else {}
+
+
+def violations_text(violations: Sequence[Mapping[str, Any]]) -> list[str]:
     """The pack's summary, then one line per violation: level, then the message (rule, resource, problem, fix)."""
     return [summary(violations)] + [f"  {v['level'].upper():<9} {v['message']}" for v in violations]
 
 
-def plan_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, sort_keys=False) + "\n"
+def plan_json(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+# --- files ----------------------------------------------------------------------------------------
+
+
+class _ManifestDumper(yaml.SafeDumper):
+    """YAML as a person writes it: multi-line strings (a SecretProviderClass's ``objects``) as literal blocks."""
+
+
+def _string(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
+
+
+_ManifestDumper.add_representer(str, _string)
+
+
+def manifest_yaml(document: Any) -> str:
+    return yaml.dump(document, Dumper=_ManifestDumper, sort_keys=False, allow_unicode=True)
 
 
 def _file_name(*parts: str) -> str:
     return "_".join(re.sub(r"[^A-Za-z0-9_.-]", "-", p) for p in parts if p)
 
 
-def write_files(capture: Capture, out: Path) -> list[Path]:
-    """Vault policies as ``policies/<name>.hcl``; Kubernetes objects as ``kubernetes/<kind>_<ns>_<name>.yaml``."""
-    written: list[Path] = []
-    for r in capture.resources:
-        inputs = r.masked_inputs
-        if r.type == POLICY:
-            path = out / "policies" / f"{_file_name(str(inputs.get('name', r.name)))}.hcl"
-            content = str(inputs.get("policy", ""))
-        elif r.type in CHART_TYPES:
-            path = out / "charts" / f"{_file_name(r.name)}.values.yaml"
-            chart = {k: inputs.get(k) for k in ("chart", "version", "namespace", "repositoryOpts")}
-            content = yaml.safe_dump({"chart": chart, "values": inputs.get("values", {})}, sort_keys=False)
-        elif r.custom and r.type.startswith("kubernetes:") and "kind" in inputs and "apiVersion" in inputs:
+def plan_files(document: Mapping[str, Any]) -> dict[str, str]:
+    """Relative path -> content of every file ``--out`` writes, from the plan's (masked) resources.
+
+    ``policies/<name>.hcl``; ``kubernetes/<kind>_<namespace>_<name>.yaml``; ``charts/<resource>.values.yaml``,
+    only the values (``helm -f`` reads it), the chart, version and namespace in its first comment lines.
+    """
+    files: dict[str, str] = {}
+    for r in document.get("resources") or []:
+        inputs: Mapping[str, Any] = r.get("inputs") or {}
+        if r["type"] == POLICY:
+            files[f"policies/{_file_name(str(inputs.get('name', r['name'])))}.hcl"] = str(inputs.get("policy", ""))
+        elif r["type"] in CHART_TYPES:
+            name = f"{_file_name(r['name'])}.values.yaml"
+            files[f"charts/{name}"] = chart_values_file(inputs, name)
+        elif r.get("custom") and r["type"].startswith("kubernetes:") and "kind" in inputs and "apiVersion" in inputs:
             meta = inputs.get("metadata") or {}
-            path = (
-                out
-                / "kubernetes"
-                / (_file_name(inputs["kind"], str(meta.get("namespace", "")), str(meta.get("name", r.name))) + ".yaml")
-            )
-            content = yaml.safe_dump(kubernetes_object(inputs), sort_keys=False)
-        else:
-            continue
+            name = _file_name(inputs["kind"], str(meta.get("namespace", "")), str(meta.get("name", r["name"])))
+            files[f"kubernetes/{name}.yaml"] = manifest_yaml(kubernetes_object(inputs))
+    return dict(sorted(files.items()))
+
+
+def chart_values_file(inputs: Mapping[str, Any], file_name: str) -> str:
+    repo = (inputs.get("repositoryOpts") or {}).get("repo", "")
+    release, chart, version, namespace = (inputs.get(k, "") for k in ("name", "chart", "version", "namespace"))
+    header = (
+        f"# Values of the {chart} chart {version} ({repo}), release {release} in namespace {namespace}:\n"
+        f"#   helm upgrade --install {release} {chart} --repo {repo} --version {version} -n {namespace} "
+        f"-f {file_name}\n"
+    )
+    return header + manifest_yaml(inputs.get("values") or {})
+
+
+def write_files(document: Mapping[str, Any], out: Path) -> list[Path]:
+    """Write ``plan_files`` under ``out``; raises OSError when it cannot."""
+    written = []
+    for relative, content in plan_files(document).items():
+        path = out / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
+        path.write_text(content, encoding="utf-8")
         written.append(path)
     return written
 
 
-def kubernetes_object(inputs: dict[str, Any]) -> dict[str, Any]:
+def kubernetes_object(inputs: Mapping[str, Any]) -> dict[str, Any]:
     """A manifest in the usual key order from a Kubernetes resource's engine inputs."""
     head: dict[str, Any] = {k: inputs[k] for k in ("apiVersion", "kind", "metadata") if k in inputs}
     return {**head, **{k: v for k, v in inputs.items() if k not in head}}

@@ -1,4 +1,9 @@
-"""Reads a `Pulumi.<stack>.yaml` the way the Pulumi CLI hands it to the program, without decrypting."""
+"""Reads a `Pulumi.<stack>.yaml` the way the Pulumi CLI hands it to the program, without decrypting.
+
+Every problem with the file itself (missing, not UTF-8, not YAML, empty, a ``secure:`` value
+where no secret belongs) is a ``StackFileError`` whose message is one line naming the file;
+the keys are checked by the stack's own edge (``components.spec.check_config_keys``).
+"""
 
 from __future__ import annotations
 
@@ -7,37 +12,112 @@ from typing import Any
 
 import yaml
 
-from components.validation import SpecError
+from components.args import SecretsPlatformArgs
+from components.spec import camel, check_config_keys, secret_fields, snake, snake_keys
 
-from .engine import MASK, PROJECT_ROOT
+from .engine import MASK, PROJECT_ROOT, project_name
 
 # libyaml's loader when PyYAML was built with it (the wheels are): 10x faster on a 1,000-workload stack file.
 SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def stack_file(stack: str | None, config_file: str | None) -> Path:
+class StackFileError(Exception):
+    """The stack file cannot be read as a stack; the message is one line naming the file."""
+
+
+def stacks(root: Path = PROJECT_ROOT) -> list[str]:
+    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.?*.yaml"))
+
+
+def stack_file(stack: str | None, config_file: str | None, root: Path = PROJECT_ROOT) -> Path:
+    """The file to plan: ``--config-file`` as given, else ``Pulumi.<stack>.yaml`` of the project."""
     if config_file:
-        return Path(config_file)
-    return PROJECT_ROOT / f"Pulumi.{stack or 'dev'}.yaml"
+        path = Path(config_file)
+        if not path.is_file():
+            raise StackFileError(f"--config-file {config_file}: no such file")
+        return path
+    path = root / f"Pulumi.{stack or 'dev'}.yaml"
+    if not path.is_file():
+        known = ", ".join(stacks(root)) or "none"
+        raise StackFileError(
+            f"--stack {stack}: no {path.name} in {root}; the stacks here: {known} (or plan a file with --config-file)"
+        )
+    return path
 
 
 def load_stack_config(path: Path) -> tuple[dict[str, Any], list[str]]:
-    """The stack's config map and the keys holding `secure:` values (kept as a mask: nothing is decrypted)."""
-    if not path.is_file():
-        raise SpecError("--config-file", str(path), "an existing Pulumi.<stack>.yaml file")
+    """The stack's config map and its secret keys (a ``secure:`` value anywhere inside; masked, never decrypted)."""
     try:
-        document = yaml.load(path.read_text(), Loader=SafeLoader) or {}
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise StackFileError(f"{path.name}: cannot be read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise StackFileError(
+            f"{path.name}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start}): "
+            "save the stack file as UTF-8"
+        ) from None
+    try:
+        document = yaml.load(text, Loader=SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        raise StackFileError(f"{path.name}: {_yaml_problem(error)}") from None
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise SpecError(str(path), f"invalid YAML{where}", "a YAML stack file") from None
+        raise StackFileError(f"{path.name}: invalid YAML: {error}") from None
+    if document is None:
+        raise StackFileError(f"{path.name}: the file is empty: a stack file holds a `config:` mapping")
     if not isinstance(document, dict):
-        raise SpecError(str(path), type(document).__name__, "a mapping with a `config:` key")
+        raise StackFileError(f"{path.name}: a YAML {type(document).__name__}, not a mapping with a `config:` key")
     config = document.get("config") or {}
     if not isinstance(config, dict):
-        raise SpecError("config", type(config).__name__, "a mapping of `<namespace>:<key>` to values")
-    secret_keys = [k for k, v in config.items() if _is_secure(v)]
+        raise StackFileError(f"{path.name}: `config:` is a {type(config).__name__}, not a mapping of keys to values")
+    project = project_name()
+    check_config_keys(config, project)
+    for key, value in config.items():
+        if key.startswith(f"{project}:"):
+            _check_secure_places(path, key, value)
+    secret_keys = [k for k, v in config.items() if _secure_places(v, k)]
     return {k: _mask_secure(v) for k, v in config.items()}, secret_keys
+
+
+def _yaml_problem(error: yaml.MarkedYAMLError) -> str:
+    """``line 4, column 1: invalid YAML: <the parser's reason> (<what it was parsing>, from line 3, column 14)``."""
+    mark = error.problem_mark or error.context_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    context = ""
+    if error.context:
+        start = error.context_mark
+        since = f", from line {start.line + 1}, column {start.column + 1}" if start is not None else ""
+        context = f" ({error.context}{since})"
+    return f"{where}invalid YAML: {error.problem}{context}"
+
+
+def _check_secure_places(path: Path, key: str, value: Any) -> None:
+    """A ``secure:`` value only where the schema holds a secret: the planner never decrypts one to check it."""
+    name = key.partition(":")[2]
+    if _is_secure(value):
+        raise StackFileError(
+            f"{path.name}: {key} is encrypted as a whole: set only its secret fields with "
+            f"`pulumi config set --secret --path '{name}.<field>'` (the rest is read, never decrypted)"
+        )
+    annotation = SecretsPlatformArgs.__annotations__.get(snake(name))
+    if annotation is None:
+        return
+    allowed = {field for field, _, _ in secret_fields(annotation, snake_keys(_mask_secure(value)), name)}
+    for field in _secure_places(value, name):
+        if field not in allowed:
+            raise StackFileError(
+                f"{path.name}: {field}: a secure: value is not allowed here: only "
+                "databases[].password is a secret (names, paths, addresses and CA certificates are not)"
+            )
+
+
+def _secure_places(value: Any, field: str) -> list[str]:
+    if _is_secure(value):
+        return [field]
+    if isinstance(value, dict):
+        return [p for k, x in value.items() for p in _secure_places(x, f"{field}.{camel(snake(str(k)))}")]
+    if isinstance(value, list):
+        return [p for i, x in enumerate(value) for p in _secure_places(x, f"{field}[{i}]")]
+    return []
 
 
 def _is_secure(value: Any) -> bool:

@@ -7,6 +7,7 @@ Every stack rule here is linear in the number of resources (or near it: sorting)
 from __future__ import annotations
 
 import bisect
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -89,10 +90,28 @@ def audit_device_state(audit: Resource) -> bool | None:
     return is_set(target) and not (kind == "file" and isinstance(target, str) and target.strip() == "discard")
 
 
+# What SecretsPlatform exports for OpenBao: the `audit "<type>" "<path>"` stanzas the server's configuration
+# declares (OpenBao creates audit devices only from its configuration file, never through the API).
+AUDIT_CONFIG_OUTPUT = "auditConfig"
+_DECLARED_DEVICE = re.compile(r'^audit\s+"(file|socket|syslog)"\s+"[^"]+"\s*\{', re.MULTILINE)
+
+
+def declared_audit_devices(resources: Sequence[Resource]) -> list[Resource]:
+    """One entry per device the root stack exports as declared in the server's configuration."""
+    declared = []
+    for stack in of_type(resources, STACK_TYPE):
+        stanzas = stack.props.get(AUDIT_CONFIG_OUTPUT)
+        if isinstance(stanzas, str):
+            declared += [stack] * len(_DECLARED_DEVICE.findall(stanzas))
+    return declared
+
+
 def audit_devices(resources: Sequence[Resource]) -> tuple[list[Resource], list[Resource]]:
-    """(devices that record, devices not known yet)."""
+    """(devices that record, devices not known yet): the stack's `vault.Audit` resources and the devices it
+    declares in the server's configuration."""
     states = [(audit, audit_device_state(audit)) for audit in of_type(resources, AUDIT)]
-    return [a for a, s in states if s], [a for a, s in states if s is None]
+    recording = [a for a, s in states if s] + declared_audit_devices(resources)
+    return recording, [a for a, s in states if s is None]
 
 
 # --- audit --------------------------------------------------------------------------------------------
@@ -103,7 +122,9 @@ def audit_devices(resources: Sequence[Resource]) -> tuple[list[Resource], list[R
     description="The stack enables at least one Vault audit device that records.",
     why=(
         "Without an audit device Vault records no request: no trace of who read which secret. A file device "
-        "needs `file_path` (and `discard` records nothing), a socket device an `address`."
+        "needs `file_path` (and `discard` records nothing), a socket device an `address`. On OpenBao the devices "
+        "are declared in the server's configuration; they count when the stack exports those stanzas as "
+        "`auditConfig` (SecretsPlatform does, with `vault.server: openbao`)."
     ),
     level=Level.MANDATORY,
     remediation='add `vault.Audit(type="file", options={"file_path": ...})` (or a socket/syslog device).',

@@ -21,18 +21,17 @@ from components.deployer_policy import deployer_policy
 from sandbox import stacks
 from sandbox.engine import PulumiCli, Stack, missing_programs, toolchain_bin
 from sandbox.issuer import ServiceAccountIssuer
-from sandbox.servers import DeclaredAuditDevice, OpenBaoServer, PostgresServer, find_postgres_bindir
+from sandbox.servers import OpenBaoServer, PostgresServer, find_postgres_bindir
 
 DEFAULT_DIR = stacks.PROJECT_ROOT / ".sandbox"
 STACK = "sandbox"
 
 
 def sandbox_config(source: Path, bao: OpenBaoServer, issuer: ServiceAccountIssuer, work: Path) -> dict[str, Any]:
-    """The chosen stack file aimed at the sandbox: its OpenBao, jwt auth with the sandbox's issuer,
-    manifests rendered to a directory, audit devices in the server's configuration."""
+    """The chosen stack file aimed at the sandbox: its OpenBao (audit devices in the server's
+    configuration), jwt auth with the sandbox's issuer, manifests rendered to a directory."""
     config = stacks.with_jwt_issuer(stacks.against(stacks.stack_file(source), bao, work / "rendered"), issuer)
-    config.pop(stacks.key("auditDevices"), None)
-    return config
+    return stacks.on_openbao(config, stacks.audit_files(work))
 
 
 def up(work: Path, source: Path) -> int:
@@ -44,8 +43,7 @@ def up(work: Path, source: Path) -> int:
         print(f"error: a sandbox is already up in {work} (python -m sandbox down first)", file=sys.stderr)
         return 2
     work.mkdir(parents=True, exist_ok=True)
-    audit = DeclaredAuditDevice("file", "file", {"file_path": str(work / "audit.log")})
-    bao = OpenBaoServer(audit=[audit], directory=work / "openbao")
+    bao = OpenBaoServer(audit_config=stacks.server_audit_config(stacks.audit_files(work)), directory=work / "openbao")
     bao.start(detached=True)
     bao.initialise()
     issuer = ServiceAccountIssuer("https://sandbox.vaultk8s.local")

@@ -22,8 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -60,21 +59,11 @@ class ServerError(RuntimeError):
     """A server did not come up (or down); the message carries its log tail."""
 
 
-@dataclass(frozen=True)
-class DeclaredAuditDevice:
-    """An `audit "<type>" "<path>"` stanza of the server configuration."""
-
-    type: str
-    path: str
-    options: Mapping[str, str]
-
-    def hcl(self) -> str:
-        options = "".join(f'    {key} = "{value}"\n' for key, value in sorted(self.options.items()))
-        return f'audit "{self.type}" "{self.path}" {{\n  options {{\n{options}  }}\n}}\n'
-
-
 class OpenBaoServer:
-    """``with OpenBaoServer(audit=[...]) as bao:`` — initialised and unsealed; ``restart()`` leaves it sealed.
+    """``with OpenBaoServer(audit_config=...) as bao:`` — initialised and unsealed; ``restart()`` leaves it sealed.
+
+    ``audit_config`` holds the server configuration's `audit` stanzas, as
+    ``components.vault_audit.server_config_stanzas`` renders them for a stack's devices.
 
     The root token and unseal key from ``sys/init`` are kept in ``<dir>/init.json`` (mode 0600) for
     the operator's own setup: the deployer's policy and token, seeding values.
@@ -83,7 +72,7 @@ class OpenBaoServer:
     def __init__(
         self,
         bao_path: str | None = None,
-        audit: Sequence[DeclaredAuditDevice] = (),
+        audit_config: str = "",
         directory: Path | None = None,
         startup_timeout: float = 30.0,
     ) -> None:
@@ -100,7 +89,7 @@ class OpenBaoServer:
         self._unseal_key = ""
         self._proc: subprocess.Popen[bytes] | None = None
         self.config = self.dir / "server.hcl"
-        self.write_config(audit)
+        self.write_config(audit_config)
 
     @classmethod
     def attach(cls, directory: Path) -> OpenBaoServer:
@@ -113,13 +102,13 @@ class OpenBaoServer:
         server._proc, server.config = None, directory / "server.hcl"
         return server
 
-    def write_config(self, audit: Sequence[DeclaredAuditDevice] = ()) -> None:
+    def write_config(self, audit_config: str = "", extra: str = "") -> None:
         """The server's configuration; a running server rereads its audit stanzas on ``reload()``."""
         self.config.write_text(
             f'storage "raft" {{\n  path = "{self.dir / "data"}"\n  node_id = "node1"\n}}\n'
             f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n  tls_disable = true\n}}\n'
             f'api_addr = "{self.address}"\ncluster_addr = "http://127.0.0.1:{free_port()}"\n'
-            "disable_mlock = true\n" + "".join(device.hcl() for device in audit)
+            "disable_mlock = true\n" + audit_config + extra
         )
 
     @property

@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 from components.model import PlatformSpec
-from components.spec import from_config, validate_platform
+from components.spec import from_config, validate_audit_device, validate_platform
+from components.vault_audit import server_config_stanzas
 from sandbox.issuer import ServiceAccountIssuer
 from sandbox.servers import OpenBaoServer
 
@@ -43,6 +44,26 @@ def against(config: dict[str, Any], bao: OpenBaoServer, render_dir: Path | None 
     if render_dir is not None:
         config[key("renderYamlToDirectory")] = str(render_dir)
     return config
+
+
+def audit_files(directory: Path) -> list[dict[str, str]]:
+    """Two file audit devices in ``directory``, as a stack file declares them (two: a blocked one does not
+    stop the server)."""
+    return [{"type": "file", "target": str(directory / name)} for name in ("audit.log", "audit-second.log")]
+
+
+def on_openbao(config: dict[str, Any], audit_devices: list[dict[str, str]]) -> dict[str, Any]:
+    """``config`` for an OpenBao server whose configuration declares ``audit_devices`` (the stack
+    creates none; it exports the stanzas as `auditConfig`)."""
+    config = copy.deepcopy(config)
+    config[key("vault")] = {**config.get(key("vault"), {}), "server": "openbao"}
+    config[key("auditDevices")] = audit_devices
+    return config
+
+
+def server_audit_config(audit_devices: list[dict[str, str]]) -> str:
+    """The `audit` stanzas of the server configuration declaring ``audit_devices`` (stack-file form)."""
+    return server_config_stanzas(tuple(validate_audit_device("auditDevices", d) for d in audit_devices))
 
 
 def with_jwt_issuer(config: dict[str, Any], issuer: ServiceAccountIssuer) -> dict[str, Any]:

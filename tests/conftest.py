@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,31 @@ import pytest
 
 from planner.engine import PROJECT_ROOT, Capture, run_program
 from planner.stack_file import load_stack_config
+from policies.vault_hcl import parse_policy
+from tests import prerequisites
 
 DEV_STACK = PROJECT_ROOT / "Pulumi.dev.yaml"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        prerequisites.ALLOW_MISSING_OPTION,
+        action="store_true",
+        help="skip (instead of fail) tests whose server, browser or reference data is missing; ignored under CI=true",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    prerequisites.allow_missing(bool(config.getoption(prerequisites.ALLOW_MISSING_OPTION)))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if prerequisites.skipped:
+        terminalreporter.section("missing prerequisites (skipped with --allow-missing)")
+        for what, how in sorted(prerequisites.skipped.items()):
+            terminalreporter.write_line(f"{what}: {how}")
+
+
 PROGRAM = PROJECT_ROOT / "__main__.py"
 
 
@@ -20,9 +44,19 @@ def dev_config() -> dict[str, Any]:
     return copy.deepcopy(config)
 
 
-def plan(config: dict[str, Any], stack: str = "test") -> Capture:
-    """The stack program run under a fresh mock monitor with ``config``."""
-    return run_program(PROGRAM, config, stack=stack)
+# The keys tests hold as secrets, as `pulumi config set --secret --path 'databases[0].password' ...` makes
+# the whole key: the engine hands the program the decrypted value and lists the key as secret.
+SECRET_KEYS = ("secrets-platform:databases",)
+
+
+def plan(config: dict[str, Any], stack: str = "test", secret_keys: Sequence[str] = SECRET_KEYS) -> Capture:
+    """The stack program run under a fresh mock monitor with ``config`` (decrypted, as the engine hands it over)."""
+    return run_program(PROGRAM, config, stack=stack, secret_keys=list(secret_keys))
+
+
+def grants(document: str) -> dict[str, tuple[str, ...]]:
+    """Path -> capabilities of a policy document, read by the project's one policy reader (the pack's)."""
+    return {r.path: tuple(sorted(r.capabilities)) for r in parse_policy(document)}
 
 
 @pytest.fixture

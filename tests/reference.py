@@ -12,7 +12,6 @@ import base64
 import binascii
 import copy
 import json
-import os
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
@@ -20,8 +19,9 @@ from typing import Any
 
 import jsonschema
 import kubernetes_validate
-import pytest
 import yaml
+
+from tests.prerequisites import missing
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 
@@ -66,12 +66,12 @@ FREE_FORM_VALUES: dict[str, frozenset[str]] = {
 
 
 def require_reference() -> Path:
-    """The reference folder; a missing one fails the run in CI and skips it elsewhere."""
+    """The reference folder; a missing one fails the test, saying where it belongs (see tests/prerequisites.py)."""
     if not REFERENCE.is_dir():
-        message = f"schema reference data not found at {REFERENCE} (expected ../shared/reference from the project root)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(
+            f"schema reference data ({REFERENCE})",
+            "the upstream CRDs and chart values belong in ../shared/reference beside the project (see its README)",
+        )
     return REFERENCE
 
 

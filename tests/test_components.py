@@ -10,9 +10,8 @@ import pytest
 
 from components import JwtAuth, KubernetesAuth, SecretsPlatform, WorkloadAccess
 from components.args import AuthMethod, ReviewerMode
-from components.policy_document import PolicyRule, parse_policy
 from planner.engine import Capture, EchoMocks, is_secret, run_program
-from tests.conftest import dev_config
+from tests.conftest import dev_config, grants, plan
 
 CA = dev_config()["secrets-platform:cluster"]["caCert"]
 MYAPP = {
@@ -40,10 +39,7 @@ def test_workload_access_grants_read_on_exactly_its_paths_with_a_bound_role() ->
     )
     policy = only(capture, "vault:index/policy:Policy")
     assert policy["name"] == "workload-myapp-myapp"
-    assert parse_policy(policy["policy"]) == (
-        PolicyRule("kv/data/team/db", ("read",)),
-        PolicyRule("secret/data/myapp", ("read",)),
-    )
+    assert grants(policy["policy"]) == {"kv/data/team/db": ("read",), "secret/data/myapp": ("read",)}
     role = only(capture, K8S_ROLE)
     assert role == {
         "backend": "kubernetes",
@@ -197,7 +193,7 @@ def test_platform_wires_every_role_to_the_auth_mount(dev_capture: Capture) -> No
     for role in roles:
         assert role.inputs["backend"] == "kubernetes"
         assert mount.urn in role.dependencies  # the role waits for the mount it lives on
-        assert by_urn[role.parent or ""].type == "vaultk8s:index:WorkloadAccess"
+        assert by_urn[role.parent or ""].type == "vaultk8s:index:SecretsPlatform"
     assert dev_capture.outputs["roles"] == {"myapp": "my-role", "db-client": "k8s-role"}
     assert dev_capture.outputs["access"] == {
         "myapp": {"secret/data/myapp": ["read"]},
@@ -226,3 +222,61 @@ def test_platform_with_jwt_auth() -> None:
     capture = run_program(program)
     assert only(capture, JWT_ROLE)["backend"] == "jwt"
     assert not capture.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+
+
+def test_platform_takes_addresses_and_certificates_as_other_resources_outputs() -> None:
+    """Vault's address and CA may come from other resources (e.g. a Vault release); names and paths stay plain."""
+    config = dev_config()
+    args = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("secrets-platform:")}
+    ca = args["vault"]["caCert"]
+
+    def program() -> None:
+        from components.spec import from_config
+
+        platform = from_config(args)
+        platform["vault"] = {
+            "address": pulumi.Output.from_input("https://vault.internal.example.com"),
+            "ca_cert": pulumi.Output.from_input(ca),
+        }
+        SecretsPlatform("platform", platform)  # type: ignore[arg-type]
+
+    capture = run_program(program)
+    store = only(capture, "kubernetes:external-secrets.io/v1:SecretStore")["spec"]["provider"]["vault"]
+    assert store["server"] == "https://vault.internal.example.com"
+    assert base64.b64decode(store["caBundle"]).decode() == ca.strip() + "\n"
+    spc = only(capture, "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass")
+    assert spc["spec"]["parameters"]["vaultAddress"] == "https://vault.internal.example.com"
+
+
+def test_workload_resources_keep_the_urns_they_had_under_a_workload_access_component() -> None:
+    """The platform registers workload identities directly under itself; each carries an alias to the URN it
+    had when a WorkloadAccess component named <platform>-<workload> sat in between, so `pulumi up` on an
+    existing stack moves them in state instead of replacing them."""
+    config = dev_config()
+    args = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("secrets-platform:")}
+
+    def before() -> None:
+        from components.platform import PLATFORM_TYPE
+        from components.spec import from_config
+
+        platform = pulumi.ComponentResource(PLATFORM_TYPE, "platform")
+        for workload in from_config(args)["workloads"]:
+            WorkloadAccess(
+                f"platform-{workload['name']}",
+                {
+                    "workload": workload,
+                    "auth_mount": "kubernetes",
+                    "auth_method": AuthMethod.KUBERNETES,
+                    "grant_auth_delegator": True,
+                },
+                opts=pulumi.ResourceOptions(parent=platform),
+            )
+
+    old = {r.name: r.urn for r in run_program(before, stack="dev").resources if r.custom}
+    now = plan(dev_config(), stack="dev")
+    moved = {r.name: r for r in now.resources if r.name in old}
+    assert set(moved) == set(old) and len(old) == 6  # policy, role, auth-delegator binding of each workload
+    for name, resource in moved.items():
+        assert resource.urn != old[name]
+        assert {"urn": old[name]} in resource.aliases, name  # (the Kubernetes SDK adds its API-version aliases)
+    assert not any("WorkloadAccess" in a.get("urn", "") for r in now.resources if r.name not in old for a in r.aliases)

@@ -16,12 +16,29 @@ import yaml
 from components import agent_injector as injector
 from components import csi
 from components import external_secrets as eso
-from components.args import AuthMethod
-from components.charts import EXTERNAL_SECRETS, SECRETS_STORE_CSI, VAULT, InstallMethod, parse_install_method
-from components.model import Cluster, PlatformSpec, VaultServer, Workload
-from components.spec import from_config, validate_cluster, validate_platform, validate_vault, validate_workload
+from components.args import AuthMethod, Delivery, InstallMethod
+from components.charts import EXTERNAL_SECRETS, SECRETS_STORE_CSI, VAULT
+from components.durations import format_duration
+from components.model import (
+    AgentInjectorInstall,
+    Cluster,
+    CsiSettings,
+    ExternalSecretsSettings,
+    PlatformSpec,
+    VaultServer,
+    Workload,
+)
+from components.spec import (
+    from_config,
+    validate_cluster,
+    validate_external_secrets_operator,
+    validate_platform,
+    validate_vault,
+    validate_workload,
+)
 from components.validation import SpecError
 from planner.engine import Capture, run_program
+from tests.prerequisites import missing
 
 PROJECT = Path(__file__).resolve().parents[1]
 SEED = PROJECT.parent / "shared" / "seed" / "000_76db7d8be7deb8eb.txt"
@@ -61,7 +78,7 @@ def vault_server(ca: bool = True) -> VaultServer:
     return validate_vault("vault", {"address": VAULT_ADDRESS, **({"ca_cert": PEM} if ca else {})})
 
 
-def app() -> Workload:
+def app(delivery: Delivery = Delivery.EXTERNAL_SECRETS, **extra: Any) -> Workload:
     return validate_workload(
         "workload",
         {
@@ -70,9 +87,10 @@ def app() -> Workload:
             "service_account": "app-sa",
             "role": "app-role",
             "secrets": [
-                {"path": "secret/data/app/config", "key": "api_key", "name": "api-key"},
-                {"path": "secret/data/app/db", "key": "pass-word", "name": "db-password"},
+                {"path": "secret/data/app/config", "key": "api_key", "name": "api-key", "delivery": delivery},
+                {"path": "secret/data/app/db", "key": "pass-word", "name": "db-password", "delivery": delivery},
             ],
+            **extra,
         },
     )
 
@@ -84,10 +102,11 @@ def multi_mount() -> Workload:
             "name": "multi",
             "namespace": "team-b",
             "service_account": "multi",
+            "refresh_interval": "30m",
             "secrets": [
-                {"path": "secret/data/one", "key": "a"},
-                {"path": "team_b/kv/data/two", "key": "b"},
-                {"path": "secret/data/three", "key": "c"},
+                {"path": "secret/data/one", "key": "a", "delivery": "external-secrets"},
+                {"path": "team_b/kv/data/two", "key": "b", "delivery": "external-secrets"},
+                {"path": "secret/data/three", "key": "c", "delivery": "external-secrets"},
             ],
         },
     )
@@ -95,20 +114,24 @@ def multi_mount() -> Workload:
 
 def dev_spec() -> PlatformSpec:
     """The dev stack (Pulumi.dev.yaml): the seed document's two examples as workloads."""
-    config = yaml.safe_load((PROJECT / "Pulumi.dev.yaml").read_text())["config"]
-    prefix = "secrets-platform:"
-    return validate_platform(from_config({k[len(prefix) :]: x for k, x in config.items() if k.startswith(prefix)}))
+    return validate_platform(dev_args())
 
 
 def seed_object(kind: str, api_version: str) -> dict[str, Any]:
     """The one ```yaml block of the seed document with this kind and apiVersion."""
     if not SEED.is_file():
-        pytest.skip(f"seed document not found at {SEED}")
+        missing(f"the seed document ({SEED})", "it belongs in ../shared/seed beside the project")
     blocks = re.findall(r"```yaml\n(.*?)```", SEED.read_text(), flags=re.S)
     docs = [yaml.safe_load(textwrap.dedent(b)) for b in blocks]
     found = [d for d in docs if d.get("kind") == kind and d.get("apiVersion") == api_version]
     assert len(found) == 1, f"expected one {kind} {api_version} in the seed, found {len(found)}"
     return found[0]
+
+
+def dev_args() -> dict[str, Any]:
+    config = yaml.safe_load((PROJECT / "Pulumi.dev.yaml").read_text())["config"]
+    prefix = "secrets-platform:"
+    return from_config({k[len(prefix) :]: x for k, x in config.items() if k.startswith(prefix)})
 
 
 def workload_named(spec: PlatformSpec, role: str) -> Workload:
@@ -130,10 +153,11 @@ def test_pinned_charts() -> None:
 
 
 def test_install_method_accepts_enum_and_string_and_refuses_others() -> None:
-    assert parse_install_method("m", InstallMethod.HELM_RELEASE) is InstallMethod.HELM_RELEASE
-    assert parse_install_method("m", "helm-chart") is InstallMethod.HELM_CHART
+    operator = validate_external_secrets_operator
+    assert operator({"install_method": InstallMethod.HELM_RELEASE}).install_method is InstallMethod.HELM_RELEASE
+    assert operator({"install_method": "helm-chart"}).install_method is InstallMethod.HELM_CHART  # type: ignore[typeddict-item]
     with pytest.raises(SpecError, match="installMethod: 'helm' is not allowed: one of helm-chart, helm-release"):
-        parse_install_method("installMethod", "helm")
+        operator({"install_method": "helm"})  # type: ignore[typeddict-item]
 
 
 # --- External Secrets Operator ----------------------------------------------------------
@@ -149,7 +173,7 @@ CLUSTER_WIDE_KEYS = {
 
 @pytest.mark.parametrize("cluster_wide", [False, True])
 def test_operator_values_switch_cluster_wide_kinds_and_their_crds_together(cluster_wide: bool) -> None:
-    values = eso.operator_values(cluster_wide)
+    values = eso.operator_values(ExternalSecretsSettings(cluster_wide=cluster_wide))
     assert values == {
         "installCRDs": True,
         **dict.fromkeys(CLUSTER_WIDE_KEYS, cluster_wide),
@@ -157,13 +181,13 @@ def test_operator_values_switch_cluster_wide_kinds_and_their_crds_together(clust
     }
 
 
-def test_operator_values_refuse_a_non_boolean() -> None:
-    with pytest.raises(SpecError, match="clusterWide"):
-        eso.operator_values("yes")  # type: ignore[arg-type]
+def test_operator_settings_refuse_a_non_boolean_at_the_edge() -> None:
+    with pytest.raises(SpecError, match="^clusterWide: 'yes' is not allowed: true or false"):
+        validate_external_secrets_operator({"cluster_wide": "yes"})  # type: ignore[typeddict-item]
 
 
 def test_secret_store_kubernetes_auth_logs_in_as_the_workload() -> None:
-    store = eso.secret_store(app(), vault_server(), kube_cluster(), "app-secret")
+    store = eso.secret_store(app(), vault_server(), kube_cluster(), "secret")
     assert store == {
         "apiVersion": "external-secrets.io/v1",
         "kind": "SecretStore",
@@ -190,7 +214,7 @@ def test_secret_store_kubernetes_auth_logs_in_as_the_workload() -> None:
 
 
 def test_secret_store_jwt_auth_requests_a_token_for_the_workload_with_the_audience() -> None:
-    store = eso.secret_store(app(), vault_server(ca=False), jwt_cluster(), "app-secret")
+    store = eso.secret_store(app(), vault_server(ca=False), jwt_cluster(), "secret")
     provider = store["spec"]["provider"]["vault"]
     assert "caBundle" not in provider
     assert provider["auth"] == {
@@ -206,14 +230,7 @@ def test_secret_store_jwt_auth_requests_a_token_for_the_workload_with_the_audien
 
 
 def test_one_store_and_one_external_secret_per_mount() -> None:
-    workload = multi_mount()
-    with pytest.raises(
-        SpecError, match="mount: None is not allowed: one of the workload's KV mounts: secret, team_b/kv"
-    ):
-        eso.secret_store(workload, vault_server(), kube_cluster(), "multi")
-    with pytest.raises(SpecError, match="mount"):
-        eso.secret_store(workload, vault_server(), kube_cluster(), "multi", mount="other")
-    objects = eso.workload_external_secrets(workload, vault_server(), kube_cluster(), "30m")
+    objects = eso.workload_external_secrets(multi_mount(), vault_server(), kube_cluster())
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
         ("SecretStore", "multi-secret"),
         ("ExternalSecret", "multi-secret"),
@@ -226,20 +243,26 @@ def test_one_store_and_one_external_secret_per_mount() -> None:
     assert [d["remoteRef"]["key"] for d in objects[3]["spec"]["data"]] == ["two"]
     assert objects[3]["spec"]["secretStoreRef"] == {"name": "multi-team-b-kv", "kind": "SecretStore"}
     assert {o["spec"]["target"]["name"] for o in objects[1::2]} == {"multi-secret", "multi-team-b-kv"}
+    assert {o["spec"]["refreshInterval"] for o in objects[1::2]} == {"30m"}
 
 
-def test_single_mount_workload_gets_a_secret_named_after_it() -> None:
+def test_single_mount_workload_gets_a_secret_named_after_it_refreshed_at_the_models_default() -> None:
     objects = eso.workload_external_secrets(app(), vault_server(), kube_cluster())
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
         ("SecretStore", "app-secret"),
         ("ExternalSecret", "app"),
     ]
-    assert objects[1]["spec"]["refreshInterval"] == eso.DEFAULT_REFRESH_INTERVAL
+    assert objects[1]["spec"]["refreshInterval"] == format_duration(Workload.refresh_interval)  # type: ignore[arg-type]
+    assert objects[1]["spec"]["refreshInterval"] == "5m"
+
+
+def test_only_external_secrets_deliveries_get_objects() -> None:
+    assert eso.workload_external_secrets(app(Delivery.CSI), vault_server(), kube_cluster()) == []
 
 
 def test_external_secret_maps_each_secret_to_one_key() -> None:
-    workload = app()
-    assert eso.external_secret(workload, list(workload.secrets), "app-secret", "15m", "app") == {
+    workload = app(refresh_interval="15m")
+    assert eso.external_secret(workload, list(workload.secrets), "app-secret", "app") == {
         "apiVersion": "external-secrets.io/v1",
         "kind": "ExternalSecret",
         "metadata": {"name": "app", "namespace": "team-a"},
@@ -255,44 +278,50 @@ def test_external_secret_maps_each_secret_to_one_key() -> None:
     }
 
 
-@pytest.mark.parametrize("interval", ["60", "", "1d", "15 m", 900])
-def test_external_secret_refuses_a_refresh_interval_without_a_unit(interval: object) -> None:
-    workload = app()
-    with pytest.raises(SpecError, match="refreshInterval"):
-        eso.external_secret(workload, list(workload.secrets), "s", interval, "app")  # type: ignore[arg-type]
+@pytest.mark.parametrize("interval", ["", "15 m", "5s", "2d", True])
+def test_a_bad_refresh_interval_is_refused_at_the_edge(interval: object) -> None:
+    with pytest.raises(SpecError, match=r"^workload\.refreshInterval: "):
+        app(refresh_interval=interval)
 
 
-def test_external_secret_refuses_foreign_secrets_mixed_mounts_and_nothing() -> None:
-    workload, other = app(), multi_mount()
-    with pytest.raises(SpecError, match=r"secrets\[0\]: 'secret/data/one' is not allowed: a secret of workload 'app'"):
-        eso.external_secret(workload, [other.secrets[0]], "s", "1h", "app")
-    with pytest.raises(SpecError, match="a single KV mount"):
-        eso.external_secret(other, list(other.secrets), "s", "1h", "multi")
-    with pytest.raises(SpecError, match="at least one secret"):
-        eso.external_secret(workload, [], "s", "1h", "app")
+def test_mounts_that_would_name_the_same_store_are_refused_at_the_edge() -> None:
+    with pytest.raises(SpecError, match="KV mounts whose names differ"):
+        validate_workload(
+            "workload",
+            {
+                "name": "w",
+                "namespace": "n",
+                "service_account": "s",
+                "secrets": [
+                    {"path": "team_a/data/x", "key": "k", "delivery": "external-secrets"},
+                    {"path": "team-a/data/y", "key": "k", "name": "k2", "delivery": "external-secrets"},
+                ],
+            },
+        )
 
 
-def test_cluster_secret_store_is_limited_to_named_namespaces() -> None:
-    store = eso.cluster_secret_store(app(), vault_server(), kube_cluster(), "shared", ["team-a", "team-c"])
+def test_cluster_secret_store_is_limited_to_the_workloads_namespaces() -> None:
+    workload = app(cluster_store_namespaces=["team-a", "team-c"])
+    store = eso.cluster_secret_store(workload, vault_server(), kube_cluster(), "secret")
     assert store["kind"] == "ClusterSecretStore"
-    assert "namespace" not in store["metadata"]
+    assert store["metadata"] == {"name": "team-a-app-secret"}
     assert store["spec"]["conditions"] == [{"namespaces": ["team-a", "team-c"]}]
     ref = store["spec"]["provider"]["vault"]["auth"]["kubernetes"]["serviceAccountRef"]
     assert ref == {"name": "app-sa", "namespace": "team-a", "audiences": ["vault"]}
 
 
 @pytest.mark.parametrize(
-    ("namespaces", "field"), [([], "namespaces"), (["Team"], r"namespaces\[0\]"), ("a", "namespaces")]
+    ("namespaces", "field"),
+    [(["Team"], r"workload\.clusterStoreNamespaces\[0\]"), ("a", r"workload\.clusterStoreNamespaces")],
 )
-def test_cluster_secret_store_refuses_an_open_or_bad_namespace_list(namespaces: Any, field: str) -> None:
+def test_a_bad_cluster_store_namespace_list_is_refused_at_the_edge(namespaces: Any, field: str) -> None:
     with pytest.raises(SpecError, match=f"^{field}:"):
-        eso.cluster_secret_store(app(), vault_server(), kube_cluster(), "shared", namespaces)
+        app(cluster_store_namespaces=namespaces)
 
 
 def test_legacy_external_secret_reproduces_the_seed() -> None:
     spec = dev_spec()
-    workload = workload_named(spec, "my-role")
-    built = eso.legacy_external_secret(workload, list(workload.secrets), spec.cluster, "my-secret")
+    built = eso.legacy_external_secret(workload_named(spec, "my-role"), spec.cluster)
     seed = seed_object("ExternalSecret", "kubernetes-client.io/v1")
     # The seed leaves the namespace to kubectl's context; the stack pins it to the workload's.
     assert built == {**seed, "metadata": {**seed["metadata"], "namespace": "myapp"}}
@@ -302,20 +331,25 @@ def test_legacy_external_secret_reproduces_the_seed() -> None:
 
 
 def test_driver_values() -> None:
-    assert csi.driver_values("2m", False) == {
+    assert csi.driver_values(CsiSettings()) == {
         "enableSecretRotation": True,
         "rotationPollInterval": "2m",
         "syncSecret": {"enabled": False},
         "logVerbosity": 0,
         "linux": {"registrar": {"logVerbosity": 2}},
     }
-    assert csi.driver_values("1h30m", True)["syncSecret"] == {"enabled": True}
+    assert csi.driver_values(CsiSettings(rotation_poll_interval=5400, sync_secret=True))["syncSecret"] == {
+        "enabled": True
+    }
+    assert csi.driver_values(CsiSettings(rotation_poll_interval=5400))["rotationPollInterval"] == "1h30m"
 
 
-@pytest.mark.parametrize("interval", ["5s", "120", "2 m", None])
-def test_driver_values_refuse_a_bad_or_too_short_poll_interval(interval: object) -> None:
+@pytest.mark.parametrize("interval", ["5s", "2 m", True])
+def test_a_bad_or_too_short_poll_interval_is_refused_at_the_edge(interval: object) -> None:
     with pytest.raises(SpecError, match="rotationPollInterval"):
-        csi.driver_values(interval, False)  # type: ignore[arg-type]
+        validate_platform(
+            {**dev_args(), "delivery": {"csi": {"rotation_poll_interval": interval}}}  # type: ignore[typeddict-item]
+        )
 
 
 def test_vault_csi_provider_values_run_only_the_provider() -> None:
@@ -325,16 +359,11 @@ def test_vault_csi_provider_values_run_only_the_provider() -> None:
         "injector": {"enabled": False},
         "csi": {"enabled": True},
     }
-    with pytest.raises(SpecError, match="vaultAddress"):
-        csi.vault_csi_provider_values("http://vault.example.com")
 
 
 def test_secret_provider_class_reproduces_the_seed() -> None:
     spec = dev_spec()
-    workload = workload_named(spec, "k8s-role")
-    built = csi.secret_provider_class(
-        workload, list(workload.secrets), spec.vault, spec.cluster, "vault-secret-provider"
-    )
+    built = csi.secret_provider_class(workload_named(spec, "k8s-role"), spec.vault, spec.cluster, sync_secret=False)
     seed = seed_object("SecretProviderClass", "secrets-store.csi.x-k8s.io/v1")
 
     assert built["apiVersion"] == seed["apiVersion"]
@@ -354,8 +383,8 @@ def test_secret_provider_class_reproduces_the_seed() -> None:
 
 
 def test_secret_provider_class_parameters_are_strings_and_objects_one_key_each() -> None:
-    workload = app()
-    spc = csi.secret_provider_class(workload, list(workload.secrets), vault_server(), jwt_cluster(), "app")
+    spc = csi.secret_provider_class(app(Delivery.CSI), vault_server(), jwt_cluster(), sync_secret=False)
+    assert spc["metadata"] == {"name": "app-vault", "namespace": "team-a"}
     params = spc["spec"]["parameters"]
     assert all(isinstance(x, str) for x in params.values())
     assert params["vaultAuthMountPath"] == "jwt"
@@ -369,8 +398,8 @@ def test_secret_provider_class_parameters_are_strings_and_objects_one_key_each()
 
 
 def test_secret_provider_class_syncs_into_a_secret_when_asked() -> None:
-    workload = app()
-    spc = csi.secret_provider_class(workload, list(workload.secrets), vault_server(), kube_cluster(), "app", "app-env")
+    workload = app(Delivery.CSI, secret_provider_class="app-env")
+    spc = csi.secret_provider_class(workload, vault_server(), kube_cluster(), sync_secret=True)
     assert spc["spec"]["secretObjects"] == [
         {
             "secretName": "app-env",
@@ -378,32 +407,25 @@ def test_secret_provider_class_syncs_into_a_secret_when_asked() -> None:
             "data": [{"objectName": "api-key", "key": "api-key"}, {"objectName": "db-password", "key": "db-password"}],
         }
     ]
-    with pytest.raises(SpecError, match="syncSecretName"):
-        csi.secret_provider_class(workload, list(workload.secrets), vault_server(), kube_cluster(), "app", "App Env")
-
-
-def test_secret_provider_class_refuses_foreign_secrets() -> None:
-    with pytest.raises(SpecError, match="a secret of workload 'app'"):
-        csi.secret_provider_class(app(), list(multi_mount().secrets), vault_server(), kube_cluster(), "app")
+    with pytest.raises(SpecError, match="secretProviderClass"):
+        app(Delivery.CSI, secret_provider_class="App Env")
 
 
 # --- Vault Agent injector -----------------------------------------------------------------
 
 
 def test_injector_values_run_only_the_injector() -> None:
-    assert injector.injector_values(VAULT_ADDRESS, "clusters/dev") == {
+    install = AgentInjectorInstall(vault_address=VAULT_ADDRESS, auth_path="clusters/dev")
+    assert injector.injector_values(install) == {
         "global": {"externalVaultAddr": VAULT_ADDRESS},
         "server": {"enabled": False},
         "csi": {"enabled": False},
         "injector": {"enabled": True, "authPath": "auth/clusters/dev"},
     }
-    with pytest.raises(SpecError, match="authPath"):
-        injector.injector_values(VAULT_ADDRESS, "auth/kubernetes")
 
 
 def test_pod_annotations_render_exactly_one_key_per_file() -> None:
-    workload = app()
-    assert injector.pod_annotations(workload, list(workload.secrets), kube_cluster()) == {
+    assert injector.pod_annotations(app(Delivery.AGENT_INJECTOR), kube_cluster()) == {
         "vault.hashicorp.com/agent-inject": "true",
         "vault.hashicorp.com/role": "app-role",
         "vault.hashicorp.com/agent-service-account-token-volume-name": "vault-token",
@@ -423,11 +445,11 @@ def test_pod_annotations_render_exactly_one_key_per_file() -> None:
 
 def test_pod_annotations_log_in_with_the_projected_token_not_the_default_one() -> None:
     """The roles bind cluster.audience; the default service-account token has the API server's audience."""
-    workload = app()
-    kube = injector.pod_annotations(workload, list(workload.secrets), kube_cluster())
+    workload = app(Delivery.AGENT_INJECTOR)
+    kube = injector.pod_annotations(workload, kube_cluster())
     assert kube["vault.hashicorp.com/agent-service-account-token-volume-name"] == "vault-token"
     assert not any(k.startswith("vault.hashicorp.com/auth-config-") for k in kube)
-    jwt = injector.pod_annotations(workload, list(workload.secrets), jwt_cluster())
+    jwt = injector.pod_annotations(workload, jwt_cluster())
     assert {k: x for k, x in jwt.items() if not k.startswith("vault.hashicorp.com/agent-inject-")} == {
         "vault.hashicorp.com/agent-inject": "true",
         "vault.hashicorp.com/role": "app-role",
@@ -441,41 +463,36 @@ def test_pod_annotations_log_in_with_the_projected_token_not_the_default_one() -
 
 
 def test_pod_annotations_pre_populate_only() -> None:
-    workload = app()
-    annotations = injector.pod_annotations(workload, list(workload.secrets), kube_cluster(), pre_populate_only=True)
+    workload = app(Delivery.AGENT_INJECTOR)
+    annotations = injector.pod_annotations(workload, kube_cluster(), pre_populate_only=True)
     assert annotations["vault.hashicorp.com/agent-pre-populate-only"] == "true"
-    assert "vault.hashicorp.com/agent-pre-populate-only" not in injector.pod_annotations(
-        workload, list(workload.secrets), kube_cluster()
-    )
+    assert "vault.hashicorp.com/agent-pre-populate-only" not in injector.pod_annotations(workload, kube_cluster())
 
 
-def test_pod_annotations_refuse_names_that_make_bad_annotation_keys_and_foreign_secrets() -> None:
-    long_name = validate_workload(
-        "w",
-        {
-            "name": "a",
-            "namespace": "a",
-            "service_account": "a",
-            "secrets": [{"path": "s/data/x", "key": "k", "name": "n" * 42}],
-        },
-    )
-    with pytest.raises(SpecError, match=r"secrets\[0\]\.name"):
-        injector.pod_annotations(long_name, list(long_name.secrets), kube_cluster())
-    trailing = validate_workload(
-        "w",
-        {
-            "name": "a",
-            "namespace": "a",
-            "service_account": "a",
-            "secrets": [{"path": "s/data/x", "key": "k", "name": "n."}],
-        },
-    )
-    with pytest.raises(SpecError, match=r"secrets\[0\]\.name"):
-        injector.pod_annotations(trailing, list(trailing.secrets), kube_cluster())
-    with pytest.raises(SpecError, match="a secret of workload 'app'"):
-        injector.pod_annotations(app(), list(multi_mount().secrets), kube_cluster())
-    with pytest.raises(SpecError, match="at least one secret or database credential"):
-        injector.pod_annotations(app(), [], kube_cluster())
+@pytest.mark.parametrize(
+    ("name", "allowed"),
+    [("n" * 42, "at most 41 characters"), ("n.", "ending alphanumeric"), ("N", None)],
+)
+def test_file_names_that_make_bad_annotation_keys_are_refused_at_the_edge(name: str, allowed: str | None) -> None:
+    def workload(delivery: str) -> Workload:
+        secret = {"path": "s/data/x", "key": "k", "name": name, "delivery": delivery}
+        return validate_workload("w", {"name": "a", "namespace": "a", "service_account": "a", "secrets": [secret]})
+
+    if allowed is None:
+        assert workload("agent-injector").secrets[0].name == name
+        return
+    with pytest.raises(SpecError, match=rf"^w\.secrets\[0\]\.name: .*{allowed}"):
+        workload("agent-injector")
+    assert workload("csi").secrets[0].name == name  # the limit is the injector's annotation key
+
+
+def test_agent_file_names_are_unique_lowercased_at_the_edge() -> None:
+    secrets = [
+        {"path": "s/data/x", "key": "k", "name": "Token", "delivery": "agent-injector"},
+        {"path": "s/data/y", "key": "k", "name": "token", "delivery": "agent-injector"},
+    ]
+    with pytest.raises(SpecError, match=r"^w\.secrets\[1\]\.name: 'token' is not allowed: a file name not used"):
+        validate_workload("w", {"name": "a", "namespace": "a", "service_account": "a", "secrets": secrets})
 
 
 # --- components under mocks ---------------------------------------------------------
@@ -506,7 +523,7 @@ def test_external_secrets_operator_registers_namespace_then_chart() -> None:
         "version": "2.9.0",
         "repositoryOpts": {"repo": "https://charts.external-secrets.io"},
         "namespace": "external-secrets",
-        "values": eso.operator_values(False),
+        "values": eso.operator_values(ExternalSecretsSettings()),
     }
     assert capture.outputs == {"ns": "external-secrets"}
 
@@ -524,7 +541,7 @@ def test_external_secrets_operator_as_a_release_cluster_wide() -> None:
     assert release.inputs["namespace"] == "eso"
     assert release.inputs["version"] == "2.9.0"
     assert release.inputs["repositoryOpts"] == {"repo": "https://charts.external-secrets.io"}
-    assert release.inputs["values"] == eso.operator_values(True)
+    assert release.inputs["values"] == eso.operator_values(ExternalSecretsSettings(cluster_wide=True))
 
 
 def test_custom_resources_can_depend_on_the_install() -> None:
@@ -562,7 +579,7 @@ def test_secrets_store_csi_installs_driver_and_vault_provider_in_kube_system() -
         "csi-secrets-store",
         "kube-system",
     )
-    assert driver["values"] == csi.driver_values("2m", True)
+    assert driver["values"] == csi.driver_values(CsiSettings(sync_secret=True))
     assert (provider["chart"], provider["version"], provider["name"], provider["namespace"]) == (
         "vault",
         "0.34.1",
@@ -601,7 +618,16 @@ def test_vault_agent_injector_installs_only_the_injector() -> None:
     chart = only(capture, CHART)
     assert chart.inputs["name"] == "vault-injector"
     assert chart.inputs["chart"] == "vault" and chart.inputs["version"] == "0.34.1"
-    assert chart.inputs["values"] == injector.injector_values(VAULT_ADDRESS, "kubernetes")
+    assert chart.inputs["values"] == injector.injector_values(
+        AgentInjectorInstall(vault_address=VAULT_ADDRESS, auth_path="kubernetes")
+    )
+
+
+def test_an_install_takes_the_vault_address_as_another_resources_output() -> None:
+    """The address may be an Output (e.g. a Vault service's URL); it is checked once it is known."""
+    capture = run(lambda: csi.SecretsStoreCsi("csi", {"vault_address": pulumi.Output.from_input(VAULT_ADDRESS)}))
+    provider = next(r for r in capture.of_type(CHART) if r.name == "csi-vault-provider")
+    assert provider.inputs["values"]["global"] == {"externalVaultAddr": VAULT_ADDRESS}
 
 
 @pytest.mark.parametrize(
@@ -616,6 +642,10 @@ def test_vault_agent_injector_installs_only_the_injector() -> None:
             "rotationPollInterval",
         ),
         (lambda: injector.VaultAgentInjector("x", {"vault_address": VAULT_ADDRESS}), "authPath"),  # type: ignore[typeddict-item]
+        (
+            lambda: injector.VaultAgentInjector("x", {"vault_address": VAULT_ADDRESS, "auth_path": "auth/kubernetes"}),
+            "authPath",
+        ),
     ],
 )
 def test_bad_component_args_raise_before_anything_is_registered(make: Any, field: str) -> None:

@@ -16,7 +16,9 @@ import yaml
 from components import agent_injector as injector
 from components import csi
 from components import external_secrets as eso
+from components.args import Delivery
 from components.charts import PINNED_CHARTS, InstallMethod
+from components.model import AgentInjectorInstall, CsiSettings, ExternalSecretsSettings
 from planner.engine import run_program
 from tests.reference import (
     REFERENCE,
@@ -47,30 +49,27 @@ def _reference() -> None:
 def builder_objects() -> dict[str, dict[str, Any]]:
     """One of every object shape the builders make, by a readable id."""
     objects: dict[str, dict[str, Any]] = {}
-    w, m = app(), multi_mount()
+    w, m = app(cluster_store_namespaces=["team-a", "team-b"]), multi_mount()
     for cluster_id, cluster in (("kubernetes", kube_cluster()), ("jwt", jwt_cluster())):
         for ca in (True, False):
             tag = f"{cluster_id}{'-ca' if ca else ''}"
-            for o in eso.workload_external_secrets(m, vault_server(ca), cluster, "10m"):
+            for o in eso.workload_external_secrets(m, vault_server(ca), cluster):
                 objects[f"{o['kind']}-{o['metadata']['name']}-{tag}"] = o
-            objects[f"ClusterSecretStore-{tag}"] = eso.cluster_secret_store(
-                w, vault_server(ca), cluster, "shared", ["team-a", "team-b"]
-            )
+            objects[f"ClusterSecretStore-{tag}"] = eso.cluster_secret_store(w, vault_server(ca), cluster, "secret")
             objects[f"SecretProviderClass-{tag}"] = csi.secret_provider_class(
-                w, list(w.secrets), vault_server(ca), cluster, "app", "app-env" if ca else None
+                app(Delivery.CSI), vault_server(ca), cluster, sync_secret=ca
             )
     objects["ExternalSecret-app"] = eso.workload_external_secrets(w, vault_server(), kube_cluster())[1]
-    objects["legacy-ExternalSecret"] = eso.legacy_external_secret(w, list(w.secrets), kube_cluster(), "app")
+    objects["legacy-ExternalSecret"] = eso.legacy_external_secret(w, kube_cluster())
     spec = dev_spec()
     for workload in spec.workloads:
         for o in eso.workload_external_secrets(workload, spec.vault, spec.cluster):
             objects[f"dev-{o['kind']}-{workload.name}"] = o
-        objects[f"dev-SecretProviderClass-{workload.name}"] = csi.secret_provider_class(
-            workload, list(workload.secrets), spec.vault, spec.cluster, workload.name
-        )
-        objects[f"dev-legacy-{workload.name}"] = eso.legacy_external_secret(
-            workload, list(workload.secrets), spec.cluster, workload.name
-        )
+            objects[f"dev-legacy-{workload.name}"] = eso.legacy_external_secret(workload, spec.cluster)
+        if workload.secrets_for(Delivery.CSI):
+            objects[f"dev-SecretProviderClass-{workload.name}"] = csi.secret_provider_class(
+                workload, spec.vault, spec.cluster, sync_secret=False
+            )
     return objects
 
 
@@ -102,7 +101,7 @@ def test_annotated_pod_is_a_valid_core_object(cluster: Any) -> None:
         "metadata": {
             "name": "app",
             "namespace": w.namespace,
-            "annotations": injector.pod_annotations(w, list(w.secrets), cluster),
+            "annotations": injector.pod_annotations(app(Delivery.AGENT_INJECTOR), cluster),
         },
         "spec": {
             "serviceAccountName": w.service_account,
@@ -157,11 +156,14 @@ def test_pinned_versions_are_the_reference_charts() -> None:
 
 
 BUILDER_VALUES: dict[str, tuple[str, dict[str, Any]]] = {
-    "eso-namespaced": ("external-secrets", eso.operator_values(False)),
-    "eso-cluster-wide": ("external-secrets", eso.operator_values(True)),
-    "csi-driver": ("secrets-store-csi-driver", csi.driver_values("2m", True)),
+    "eso-namespaced": ("external-secrets", eso.operator_values(ExternalSecretsSettings())),
+    "eso-cluster-wide": ("external-secrets", eso.operator_values(ExternalSecretsSettings(cluster_wide=True))),
+    "csi-driver": ("secrets-store-csi-driver", csi.driver_values(CsiSettings(sync_secret=True))),
     "vault-csi-provider": ("vault", csi.vault_csi_provider_values(VAULT_ADDRESS)),
-    "vault-injector": ("vault", injector.injector_values(VAULT_ADDRESS, "clusters/dev")),
+    "vault-injector": (
+        "vault",
+        injector.injector_values(AgentInjectorInstall(vault_address=VAULT_ADDRESS, auth_path="clusters/dev")),
+    ),
 }
 
 
@@ -267,13 +269,20 @@ def test_free_form_values_maps_are_an_explicit_list() -> None:
         check_chart_values("external-secrets", {"strategy": {"rollingUpdate": {}}})
 
 
-def test_missing_reference_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+def test_missing_reference_fails_unless_skipping_is_asked_for(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     import tests.reference as reference
+    from tests import prerequisites
 
     monkeypatch.setattr(reference, "REFERENCE", tmp_path / "absent")
-    monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="schema reference data not found"):
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.fail.Exception, match="schema reference data .* is missing: .*shared/reference"):
         reference.require_reference()
-    monkeypatch.setenv("CI", "false")
-    with pytest.raises(pytest.skip.Exception, match="schema reference data not found"):
+    monkeypatch.setattr(prerequisites, "_allowed", True)
+    monkeypatch.setattr(prerequisites, "skipped", {})
+    with pytest.raises(pytest.skip.Exception, match="schema reference data"):
+        reference.require_reference()
+    assert list(prerequisites.skipped) == [f"schema reference data ({tmp_path / 'absent'})"]
+    monkeypatch.setenv("CI", "true")
+    prerequisites.allow_missing(True)  # CI never skips
+    with pytest.raises(pytest.fail.Exception):
         reference.require_reference()

@@ -19,9 +19,10 @@ import yaml
 from components import agent_injector as injector
 from components import csi
 from components import external_secrets as eso
+from components.durations import format_duration, parse_duration
 from components.model import Cluster, DatabaseCredential, Workload
-from components.spec import validate_workload
-from components.validation import SpecError, duration_seconds
+from components.spec import validate_platform, validate_workload
+from components.validation import SpecError
 from tests.reference import require_reference, validate_core_object, validate_custom_resource
 from tests.test_delivery_builders import PEM, VAULT_ADDRESS, app, jwt_cluster, kube_cluster, vault_server
 from tests.test_delivery_schema import key_paths, misspell
@@ -32,8 +33,8 @@ GENERATOR = "generators.external-secrets.io/v1alpha1"
 # --- samples ---------------------------------------------------------------------
 
 
-def orders() -> Workload:
-    """A workload with one KV secret, a dynamic role and a static role on another mount."""
+def orders(delivery: str = "csi", **extra: Any) -> Workload:
+    """A workload with one KV secret, a dynamic role and a static role on another mount, all delivered alike."""
     return validate_workload(
         "workload",
         {
@@ -41,16 +42,17 @@ def orders() -> Workload:
             "namespace": "team-c",
             "service_account": "orders-sa",
             "role": "orders-role",
-            "secrets": [{"path": "secret/data/orders", "key": "apikey"}],
+            "secrets": [{"path": "secret/data/orders", "key": "apikey", "delivery": delivery}],
             "database_credentials": [
-                {"mount": "database", "role": "orders-rw"},
-                {"mount": "pg/main", "role": "orders-owner", "static": True, "name": "owner"},
+                {"mount": "database", "role": "orders-rw", "delivery": delivery},
+                {"mount": "pg/main", "role": "orders-owner", "static": True, "name": "owner", "delivery": delivery},
             ],
+            **extra,
         },
     )
 
 
-def creds_only() -> Workload:
+def creds_only(delivery: str = "csi", **extra: Any) -> Workload:
     """Database credentials and no KV secret: no KV mount a SecretStore could read."""
     return validate_workload(
         "workload",
@@ -58,7 +60,8 @@ def creds_only() -> Workload:
             "name": "reports",
             "namespace": "team-d",
             "service_account": "reports",
-            "database_credentials": [{"mount": "database", "role": "reports-ro"}],
+            "database_credentials": [{"mount": "database", "role": "reports-ro", "delivery": delivery}],
+            **extra,
         },
     )
 
@@ -71,19 +74,15 @@ def static(w: Workload) -> DatabaseCredential:
     return next(c for c in w.database_credentials if c.static)
 
 
-def foreign() -> DatabaseCredential:
-    return DatabaseCredential(mount="database", role="admin", static=False, name="admin")
-
-
 # --- External Secrets: the generator ---------------------------------------------------
 
 
 def test_generator_gets_the_dynamic_path_as_the_workload() -> None:
     w = orders()
-    assert eso.vault_dynamic_secret(w, dynamic(w), vault_server(ca=False), kube_cluster(), "orders-rw") == {
+    assert eso.vault_dynamic_secret(w, dynamic(w), vault_server(ca=False), kube_cluster()) == {
         "apiVersion": GENERATOR,
         "kind": "VaultDynamicSecret",
-        "metadata": {"name": "orders-rw", "namespace": "team-c"},
+        "metadata": {"name": "orders-orders-rw", "namespace": "team-c"},
         "spec": {
             # The full logical path with its mount, no "/v1/" (Logical().Read adds it) and no leading "/".
             "path": "database/creds/orders-rw",
@@ -104,7 +103,8 @@ def test_generator_gets_the_dynamic_path_as_the_workload() -> None:
 
 def test_generator_reads_a_static_role_the_same_way() -> None:
     w = orders()
-    generator = eso.vault_dynamic_secret(w, static(w), vault_server(), jwt_cluster(), "owner")
+    generator = eso.vault_dynamic_secret(w, static(w), vault_server(), jwt_cluster())
+    assert generator["metadata"]["name"] == "orders-owner"
     assert generator["spec"]["path"] == "pg/main/static-creds/orders-owner"
     assert generator["spec"]["method"] == "GET"
     assert generator["spec"]["provider"]["auth"] == {
@@ -121,35 +121,42 @@ def test_generator_reads_a_static_role_the_same_way() -> None:
 @pytest.mark.parametrize("cluster", [kube_cluster(), jwt_cluster()], ids=["kubernetes", "jwt"])
 def test_generator_provider_is_the_secret_store_provider_without_the_kv_mount(cluster: Cluster) -> None:
     w = orders()
-    store = eso.secret_store(w, vault_server(), cluster, "orders")["spec"]["provider"]["vault"]
-    generator = eso.vault_dynamic_secret(w, dynamic(w), vault_server(), cluster, "orders-rw")["spec"]["provider"]
+    store = eso.secret_store(w, vault_server(), cluster, "secret")["spec"]["provider"]["vault"]
+    generator = eso.vault_dynamic_secret(w, dynamic(w), vault_server(), cluster)["spec"]["provider"]
     assert (store.pop("path"), store.pop("version")) == ("secret", "v2")
     assert generator == store
 
 
 def test_generator_needs_no_kv_mount() -> None:
     w = creds_only()
-    generator = eso.vault_dynamic_secret(w, dynamic(w), vault_server(), kube_cluster(), "reports-ro")
+    generator = eso.vault_dynamic_secret(w, dynamic(w), vault_server(), kube_cluster())
     assert generator["spec"]["path"] == "database/creds/reports-ro"
     assert "path" not in generator["spec"]["provider"] and "version" not in generator["spec"]["provider"]
 
 
-def test_generator_refuses_a_foreign_credential_and_a_bad_name() -> None:
-    w = orders()
-    with pytest.raises(SpecError, match="a database credential of workload 'orders'") as error:
-        eso.vault_dynamic_secret(w, foreign(), vault_server(), kube_cluster(), "admin")
-    assert error.value.field == "credential"
-    with pytest.raises(SpecError, match="name"):
-        eso.vault_dynamic_secret(w, dynamic(w), vault_server(), kube_cluster(), "Orders_RW")
+def test_an_external_secrets_credential_name_must_name_kubernetes_objects_at_the_edge() -> None:
+    """The credential names the ExternalSecret and, after the workload, its generator: DNS names."""
+    with pytest.raises(SpecError, match=r"^workload\.databaseCredentials\[0\]\.name: 'Orders_RW' is not allowed"):
+        creds_only(
+            "external-secrets",
+            database_credentials=[
+                {"mount": "database", "role": "r", "name": "Orders_RW", "delivery": "external-secrets"}
+            ],
+        )
+    assert creds_only("csi", database_credentials=[{"mount": "database", "role": "r", "name": "Orders_RW"}])
 
 
 # --- External Secrets: the ExternalSecret and its refresh ------------------------------
 
 
 def test_dynamic_external_secret_takes_username_and_password_from_the_generator() -> None:
-    w = orders()
-    refresh = eso.refresh_before_expiry(3600)
-    assert eso.dynamic_external_secret(w, dynamic(w), "orders-rw", refresh, "orders-db") == {
+    w = orders(
+        "external-secrets",
+        database_credentials=[
+            {"mount": "database", "role": "orders-rw", "name": "orders-db", "delivery": "external-secrets"}
+        ],
+    )
+    assert eso.dynamic_external_secret(w, dynamic(w), 3600) == {
         "apiVersion": "external-secrets.io/v1",
         "kind": "ExternalSecret",
         "metadata": {"name": "orders-db", "namespace": "team-c"},
@@ -160,7 +167,11 @@ def test_dynamic_external_secret_takes_username_and_password_from_the_generator(
             "dataFrom": [
                 {
                     "sourceRef": {
-                        "generatorRef": {"apiVersion": GENERATOR, "kind": "VaultDynamicSecret", "name": "orders-rw"}
+                        "generatorRef": {
+                            "apiVersion": GENERATOR,
+                            "kind": "VaultDynamicSecret",
+                            "name": "orders-orders-db",
+                        }
                     }
                 }
             ],
@@ -168,43 +179,58 @@ def test_dynamic_external_secret_takes_username_and_password_from_the_generator(
     }
 
 
-def test_dynamic_external_secret_refuses_bad_input() -> None:
-    w = orders()
-    with pytest.raises(SpecError, match="refreshInterval"):
-        eso.dynamic_external_secret(w, dynamic(w), "orders-rw", "3600", "orders-db")
-    with pytest.raises(SpecError, match="generatorName"):
-        eso.dynamic_external_secret(w, dynamic(w), "Orders", "40m", "orders-db")
-    with pytest.raises(SpecError, match="credential"):
-        eso.dynamic_external_secret(w, foreign(), "admin", "40m", "admin")
-
-
 @pytest.mark.parametrize(
     ("ttl", "interval"),
     [(15, "10s"), (16, "10s"), (100, "1m6s"), (90, "1m"), (3600, "40m"), (7201, "1h20m"), (86400, "16h")],
 )
 def test_refresh_before_expiry_is_two_thirds_of_the_ttl_rounded_down(ttl: int, interval: str) -> None:
-    assert eso.refresh_before_expiry(ttl) == interval
+    assert format_duration(eso.refresh_before_expiry(ttl)) == interval
 
 
 def test_refresh_before_expiry_always_lands_before_the_lease_ends() -> None:
     for ttl in [*range(15, 3000), 3600, 86400, 32 * 86400]:
-        interval = eso.refresh_before_expiry(ttl)
-        seconds = duration_seconds("interval", interval)
-        assert eso.go_duration("refreshInterval", interval) == interval  # the operator's format
+        seconds = eso.refresh_before_expiry(ttl)
+        assert parse_duration(format_duration(seconds)) == seconds  # the operator's format reads back
         assert 10 <= seconds < ttl
         assert seconds == ttl * 2 // 3
         assert ttl - seconds >= ttl / 3  # the margin left for the kubelet and the application
 
 
-@pytest.mark.parametrize("ttl", [14, 10, 0, -60, 32 * 86400 + 1, True, "1h", 3600.0, None])
-def test_refresh_before_expiry_refuses_ttls_it_cannot_beat(ttl: Any) -> None:
-    with pytest.raises(SpecError, match="defaultTtl"):
-        eso.refresh_before_expiry(ttl)
+@pytest.mark.parametrize(("default_ttl", "ok"), [("14s", False), ("15s", True), ("1h", True)])
+def test_a_lease_external_secrets_cannot_refresh_in_time_is_refused_at_the_edge(default_ttl: str, ok: bool) -> None:
+    args = {
+        "vault": {"address": VAULT_ADDRESS},
+        "cluster": {"name": "c", "api_host": "https://k.example.com", "ca_cert": PEM},
+        "workloads": [
+            {
+                "name": "w",
+                "namespace": "w",
+                "service_account": "w",
+                "database_credentials": [{"mount": "database", "role": "r", "delivery": "external-secrets"}],
+            }
+        ],
+        "databases": [
+            {
+                "name": "db",
+                "plugin": "postgresql",
+                "connection_url": "postgresql://{{username}}:{{password}}@db:5432/x",
+                "username": "admin",
+                "password": "[secret]",
+                "roles": [{"name": "r", "creation_statements": ["CREATE ROLE x"], "default_ttl": default_ttl}],
+            }
+        ],
+    }
+    if ok:
+        assert validate_platform(args).workloads[0].database_credentials
+        return
+    with pytest.raises(SpecError, match=r"^workloads\[0\]\.databaseCredentials\[0\]\.delivery: .*at least 15s"):
+        validate_platform(args)
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (59, "59s"), (60, "1m"), (3600, "1h"), (4806, "1h20m6s")])
-def test_format_go_duration(seconds: int, text: str) -> None:
-    assert eso.format_go_duration(seconds) == text
+def test_format_duration(seconds: int, text: str) -> None:
+    assert format_duration(seconds) == text
+    assert parse_duration(text) == seconds
 
 
 # --- CSI ---------------------------------------------------------------------------------
@@ -216,10 +242,7 @@ def spc_objects(spc: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def test_secret_provider_class_mounts_username_and_password_per_credential() -> None:
-    w = orders()
-    spc = csi.secret_provider_class(
-        w, list(w.secrets), vault_server(), kube_cluster(), "orders", credentials=list(w.database_credentials)
-    )
+    spc = csi.secret_provider_class(orders(), vault_server(), kube_cluster(), sync_secret=False)
     assert spc_objects(spc) == [
         {"objectName": "apikey", "secretPath": "secret/data/orders", "secretKey": "apikey"},
         {"objectName": "orders-rw-username", "secretPath": "database/creds/orders-rw", "secretKey": "username"},
@@ -231,55 +254,48 @@ def test_secret_provider_class_mounts_username_and_password_per_credential() -> 
 
 
 def test_secret_provider_class_syncs_credential_files_too() -> None:
-    w = orders()
-    spc = csi.secret_provider_class(
-        w, [], vault_server(), kube_cluster(), "orders", "orders-env", credentials=[dynamic(w)]
-    )
+    w = creds_only(secret_provider_class="reports-env")
+    spc = csi.secret_provider_class(w, vault_server(), kube_cluster(), sync_secret=True)
     assert spc["spec"]["secretObjects"] == [
         {
-            "secretName": "orders-env",
+            "secretName": "reports-env",
             "type": "Opaque",
             "data": [
-                {"objectName": "orders-rw-username", "key": "orders-rw-username"},
-                {"objectName": "orders-rw-password", "key": "orders-rw-password"},
+                {"objectName": "reports-ro-username", "key": "reports-ro-username"},
+                {"objectName": "reports-ro-password", "key": "reports-ro-password"},
             ],
         }
     ]
 
 
-def test_secret_provider_class_without_credentials_is_unchanged() -> None:
-    w = orders()
-    spc = csi.secret_provider_class(w, list(w.secrets), vault_server(), kube_cluster(), "orders")
+def test_secret_provider_class_takes_only_csi_deliveries() -> None:
+    w = validate_workload(
+        "workload",
+        {
+            "name": "orders",
+            "namespace": "team-c",
+            "service_account": "orders-sa",
+            "secrets": [{"path": "secret/data/orders", "key": "apikey", "delivery": "csi"}],
+            "database_credentials": [{"mount": "database", "role": "orders-rw", "delivery": "external-secrets"}],
+        },
+    )
+    spc = csi.secret_provider_class(w, vault_server(), kube_cluster(), sync_secret=False)
     assert spc_objects(spc) == [{"objectName": "apikey", "secretPath": "secret/data/orders", "secretKey": "apikey"}]
 
 
-def test_secret_provider_class_refuses_nothing_foreign_credentials_and_clashing_files() -> None:
-    w = orders()
-    with pytest.raises(SpecError, match="at least one secret or database credential"):
-        csi.secret_provider_class(w, [], vault_server(), kube_cluster(), "orders")
-    with pytest.raises(SpecError, match=r"a database credential of workload 'orders'") as error:
-        csi.secret_provider_class(w, [], vault_server(), kube_cluster(), "orders", credentials=[foreign()])
-    assert error.value.field == "credentials[0]"
-    clash = validate_workload(
-        "workload",
-        {
-            "name": "clash",
-            "namespace": "team-c",
-            "service_account": "clash",
-            "secrets": [{"path": "secret/data/x", "key": "k", "name": "db-username"}],
-            "database_credentials": [{"mount": "database", "role": "r", "name": "db"}],
-        },
-    )
+def test_clashing_csi_file_names_are_refused_at_the_edge() -> None:
+    clash = {
+        "name": "clash",
+        "namespace": "team-c",
+        "service_account": "clash",
+        "secrets": [{"path": "secret/data/x", "key": "k", "name": "db-username", "delivery": "csi"}],
+        "database_credentials": [{"mount": "database", "role": "r", "name": "db", "delivery": "csi"}],
+    }
     with pytest.raises(SpecError, match="db-username") as error:
-        csi.secret_provider_class(
-            clash,
-            list(clash.secrets),
-            vault_server(),
-            kube_cluster(),
-            "c",
-            credentials=list(clash.database_credentials),
-        )
-    assert error.value.field == "objects"
+        validate_workload("workload", clash)
+    assert error.value.field == "workload.databaseCredentials[0].name"
+    clash["database_credentials"] = [{"mount": "database", "role": "r", "name": "db", "delivery": "agent-injector"}]
+    assert validate_workload("workload", clash)  # in different deliveries they are different files
 
 
 # --- agent injector: templates ---------------------------------------------------------
@@ -349,8 +365,8 @@ def test_the_renderer_reproduces_the_kv_templates() -> None:
 
 @pytest.mark.parametrize("which", [dynamic, static], ids=["dynamic", "static"])
 def test_credential_template_renders_username_and_password(which: Any) -> None:
-    credential = which(orders())
-    annotations = injector.pod_annotations(orders(), [], kube_cluster(), credentials=[credential])
+    credential = which(orders("agent-injector"))
+    annotations = injector.pod_annotations(orders("agent-injector"), kube_cluster())
     path = annotations[f"vault.hashicorp.com/agent-inject-secret-{credential.name}"]
     assert path == credential.api_path
     template = annotations[f"vault.hashicorp.com/agent-inject-template-{credential.name}"]
@@ -362,8 +378,7 @@ def test_credential_template_renders_username_and_password(which: Any) -> None:
 
 
 def test_pod_annotations_with_secrets_and_credentials() -> None:
-    w = orders()
-    annotations = injector.pod_annotations(w, list(w.secrets), jwt_cluster(), credentials=list(w.database_credentials))
+    annotations = injector.pod_annotations(orders("agent-injector"), jwt_cluster())
     files = {
         k.removeprefix("vault.hashicorp.com/agent-inject-secret-"): x for k, x in annotations.items() if "-secret-" in k
     }
@@ -376,36 +391,25 @@ def test_pod_annotations_with_secrets_and_credentials() -> None:
     assert annotations["vault.hashicorp.com/auth-config-role"] == "orders-role"
 
 
-def test_pod_annotations_refuse_foreign_long_and_clashing_credentials() -> None:
-    w = orders()
-    with pytest.raises(SpecError, match="a database credential of workload 'orders'") as error:
-        injector.pod_annotations(w, [], kube_cluster(), credentials=[foreign()])
-    assert error.value.field == "credentials[0]"
-    long = validate_workload(
-        "w",
-        {
-            "name": "a",
-            "namespace": "a",
-            "service_account": "a",
-            "database_credentials": [{"mount": "database", "role": "r", "name": "n" * 42}],
-        },
-    )
-    with pytest.raises(SpecError, match=r"credentials\[0\]\.name"):
-        injector.pod_annotations(long, [], kube_cluster(), credentials=list(long.database_credentials))
-    clash = validate_workload(
-        "w",
-        {
-            "name": "a",
-            "namespace": "a",
-            "service_account": "a",
-            "secrets": [{"path": "s/data/x", "key": "k", "name": "DB"}],
-            "database_credentials": [{"mount": "database", "role": "r", "name": "db"}],
-        },
-    )
+def test_long_and_clashing_agent_credential_names_are_refused_at_the_edge() -> None:
+    with pytest.raises(SpecError, match=r"^workload\.databaseCredentials\[0\]\.name: .*at most 41"):
+        creds_only(
+            "agent-injector",
+            database_credentials=[{"mount": "database", "role": "r", "name": "n" * 42, "delivery": "agent-injector"}],
+        )
     # The injector lowercases file names: "DB" and "db" would be the same file.
-    with pytest.raises(SpecError, match=r"credentials\[0\]\.name"):
-        injector.pod_annotations(
-            clash, list(clash.secrets), kube_cluster(), credentials=list(clash.database_credentials)
+    with pytest.raises(SpecError, match=r"^workload\.databaseCredentials\[0\]\.name: 'db'"):
+        validate_workload(
+            "workload",
+            {
+                "name": "a",
+                "namespace": "a",
+                "service_account": "a",
+                "secrets": [{"path": "s/data/x", "key": "k", "name": "DB", "delivery": "agent-injector"}],
+                "database_credentials": [
+                    {"mount": "database", "role": "r", "name": "db", "delivery": "agent-injector"}
+                ],
+            },
         )
 
 
@@ -419,36 +423,12 @@ def test_vault_token_volume() -> None:
             "sources": [{"serviceAccountToken": {"audience": "vault", "expirationSeconds": 3600, "path": "token"}}]
         },
     }
-    assert (
-        injector.vault_token_volume("vault.example.com", 600)["projected"]["sources"][0]["serviceAccountToken"][
-            "expirationSeconds"
-        ]
-        == 600
-    )
-
-
-@pytest.mark.parametrize(
-    ("audience", "expiration", "field"),
-    [
-        ("vault", 599, "expirationSeconds"),
-        ("vault", 2**32 + 1, "expirationSeconds"),
-        ("vault", True, "expirationSeconds"),
-        ("vault", "3600", "expirationSeconds"),
-        ("", 3600, "audience"),
-        ("vault audience", 3600, "audience"),
-    ],
-)
-def test_vault_token_volume_refuses_bad_input(audience: Any, expiration: Any, field: str) -> None:
-    with pytest.raises(SpecError) as error:
-        injector.vault_token_volume(audience, expiration)
-    assert error.value.field == field
 
 
 @pytest.mark.parametrize("cluster", [kube_cluster(), jwt_cluster()], ids=["kubernetes", "jwt"])
 def test_annotations_name_the_volume_and_its_token_file(cluster: Cluster) -> None:
     """The injector refuses a pod whose named token volume is missing; jwt reads the file by path."""
-    w = orders()
-    annotations = injector.pod_annotations(w, list(w.secrets), cluster)
+    annotations = injector.pod_annotations(orders("agent-injector"), cluster)
     volume = injector.vault_token_volume(cluster.audience)
     assert annotations["vault.hashicorp.com/agent-service-account-token-volume-name"] == volume["name"]
     assert annotations["vault.hashicorp.com/auth-path"] == f"auth/{cluster.auth_mount}"
@@ -466,9 +446,7 @@ def pod(cluster: Cluster, volume: dict[str, Any]) -> dict[str, Any]:
         "metadata": {
             "name": "orders",
             "namespace": w.namespace,
-            "annotations": injector.pod_annotations(
-                w, list(w.secrets), cluster, credentials=list(w.database_credentials)
-            ),
+            "annotations": injector.pod_annotations(orders("agent-injector"), cluster),
         },
         "spec": {
             "serviceAccountName": w.service_account,
@@ -510,28 +488,16 @@ def dynamic_objects() -> dict[str, dict[str, Any]]:
             for credential in w.database_credentials:
                 kind = "static" if credential.static else "dynamic"
                 objects[f"VaultDynamicSecret-{kind}-{tag}"] = eso.vault_dynamic_secret(
-                    w, credential, vault_server(ca), cluster, credential.name
+                    w, credential, vault_server(ca), cluster
                 )
             objects[f"SecretProviderClass-creds-{tag}"] = csi.secret_provider_class(
-                w,
-                list(w.secrets),
-                vault_server(ca),
-                cluster,
-                "orders",
-                "orders-env" if ca else None,
-                credentials=list(w.database_credentials),
+                w, vault_server(ca), cluster, sync_secret=ca
             )
     for credential in w.database_credentials:
-        objects[f"ExternalSecret-generator-{credential.name}"] = eso.dynamic_external_secret(
-            w, credential, credential.name, eso.refresh_before_expiry(3600), f"{credential.name}-db"
-        )
+        objects[f"ExternalSecret-generator-{credential.name}"] = eso.dynamic_external_secret(w, credential, 3600)
     r = creds_only()
-    objects["VaultDynamicSecret-creds-only"] = eso.vault_dynamic_secret(
-        r, dynamic(r), vault_server(), kube_cluster(), "reports-ro"
-    )
-    objects["SecretProviderClass-creds-only"] = csi.secret_provider_class(
-        r, [], vault_server(), kube_cluster(), "reports", "reports-env", credentials=list(r.database_credentials)
-    )
+    objects["VaultDynamicSecret-creds-only"] = eso.vault_dynamic_secret(r, dynamic(r), vault_server(), kube_cluster())
+    objects["SecretProviderClass-creds-only"] = csi.secret_provider_class(r, vault_server(), kube_cluster(), True)
     return objects
 
 

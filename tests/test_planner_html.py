@@ -16,6 +16,7 @@ import yaml
 from planner.__main__ import main
 from planner.html import MAX_GRID_CELLS, access_matrix_html, capability_class
 from tests.conftest import DEV_STACK
+from tests.prerequisites import missing
 from tests.test_planner_policy import broken_stack
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -36,14 +37,12 @@ CHROMIUM_FLAGS = (
 
 
 def chromium() -> str:
-    """Debian's chromium; under CI=true its absence fails the test (CI installs it), elsewhere it skips."""
+    """Debian's chromium; its absence fails the test, saying how to install it (tests/prerequisites.py)."""
     for name in CHROMIUM_NAMES:
         found = shutil.which(name)
         if found:
             return found
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail("chromium is not installed (apt-get install chromium): CI must run the browser test")
-    pytest.skip("chromium is not installed (apt-get install chromium)")
+    missing("chromium (the access-matrix page is checked in a real browser)", "apt-get install chromium")
 
 
 def dump_dom(page: Path, profile: Path) -> tuple[str, str]:
@@ -108,7 +107,7 @@ def test_the_page_renders_in_headless_chromium_without_errors_showing_every_work
         assert re.search(rf'<tr data-workload="{name}"[^>]*>\s*<th scope="row" class="workload">{name}', dom)
     # One column per path, shared paths once; each cell names its delivery and lifetime.
     assert dom.count('<th class="path"') == len(expected) - 2 + 3  # own paths, secret/data/shared, myapp, db
-    assert "csi → token" in dom and "stale ≤ 2m" in dom
+    assert "token via csi" in dom and html.escape("stale <= 2m") in dom
     assert 'id="shown">26<' in dom
 
 
@@ -181,3 +180,21 @@ def test_a_grid_too_large_becomes_one_row_per_workload() -> None:
     assert "too large a grid" in page
     assert page.count("<tr data-workload=") == len(workloads)
     assert '<th class="path"' not in page
+
+
+def test_the_page_reads_as_written(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Full column headers, code spans instead of literal backticks, `none` for a value read live, rotations."""
+    page = tmp_path / "dev.html"
+    broken = broken_stack(tmp_path)
+    document = yaml.safe_load(broken.read_text())
+    document["config"]["secrets-platform:workloads"][1]["secrets"].append(
+        {"path": "secret/data/db", "key": "password", "name": "live", "delivery": "none"}
+    )
+    broken.write_text(yaml.safe_dump(document))
+    assert render(capsys, broken, page) == 1
+    text = page.read_text()
+    assert "max-height: 260px" not in text and 'title="secret/data/db">secret/data/db</th>' in text
+    violations = text[text.index('<table id="violations">') :]
+    assert "`" not in violations and "<code>secrets-platform:auditDevices</code>" in violations
+    assert "stale: none (read live)" in text and "stale &lt;= 0s" not in text
+    assert re.search(r'<ul id="rotations"><li><code>secret/myapp</code>: \d{4}-\d\d-\d\dT', text)

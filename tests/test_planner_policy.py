@@ -144,8 +144,8 @@ def test_markdown_is_a_valid_table_of_access_and_violations(capsys: pytest.Captu
         "lifetime",
     ]
     assert {(r[0], r[3], r[4], r[5]) for r in rows} == {
-        ("`myapp`", "`secret/data/myapp`", "read", "external-secrets → api-key"),
-        ("`db-client`", "`secret/data/db`", "read", "csi → database-creds"),
+        ("`myapp`", "`secret/data/myapp`", "read", "api-key via external-secrets"),
+        ("`db-client`", "`secret/data/db`", "read", "database-creds via csi"),
     }
     assert "no violations" in out
 

@@ -11,8 +11,10 @@ import pytest
 import yaml
 
 from planner import engine
+from planner import plan as plan_module
 from planner.__main__ import main
 from planner.engine import RANDOM_PASSWORD, EchoMocks, is_secret
+from planner.stack_file import load_stack_config
 from tests.conftest import plan
 
 FULL = Path(__file__).resolve().parents[1] / "examples" / "Pulumi.full.yaml"
@@ -32,8 +34,15 @@ class RecordingMocks(EchoMocks):
 
 
 @pytest.fixture
-def stack_file(tmp_path: Path) -> Path:
-    """The full example stack with the database password given in plain config (the worst case)."""
+def stack_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The full example stack with the database password in clear, held as a secret key: the worst case, a
+    planner that had decrypted it (this one never does; a plain-text password is refused, see below)."""
+
+    def decrypted(path: Path) -> tuple[dict[str, Any], list[str]]:
+        config, secret_keys = load_stack_config(path)
+        return config, [*secret_keys, "secrets-platform:databases"]
+
+    monkeypatch.setattr(plan_module, "load_stack_config", decrypted)
     document = yaml.safe_load(FULL.read_text())
     document["config"]["secrets-platform:databases"][0]["password"] = ADMIN_PASSWORD
     path = tmp_path / "Pulumi.leaky.yaml"
@@ -74,3 +83,17 @@ def test_secret_values_stay_pulumi_secrets_end_to_end(stack_file: Path) -> None:
     assert ADMIN_PASSWORD not in exported
     for kubernetes_object in [r for r in capture.resources if r.type.startswith("kubernetes:")]:
         assert ADMIN_PASSWORD not in json.dumps(kubernetes_object.plain_inputs)
+
+
+def test_a_plain_text_password_in_the_stack_file_is_refused_without_showing_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = yaml.safe_load(FULL.read_text())
+    document["config"]["secrets-platform:databases"][0]["password"] = ADMIN_PASSWORD
+    path = tmp_path / "Pulumi.plain.yaml"
+    path.write_text(yaml.safe_dump(document))
+    assert main(["--config-file", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith("error: Pulumi.plain.yaml: databases[0].password: '<plain text>' is not allowed: a secret")
+    assert "--secret" in err and ADMIN_PASSWORD not in err

@@ -26,8 +26,8 @@ CHART_TYPES = ("kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release")
 
 
 def capture_of(stack: str) -> Capture:
-    config, _ = load_stack_config(STACKS[stack])
-    return plan(config, stack=stack)
+    config, secret_keys = load_stack_config(STACKS[stack])
+    return plan(config, stack=stack, secret_keys=secret_keys)
 
 
 def kubernetes_objects(capture: Capture) -> list[dict[str, Any]]:

@@ -23,8 +23,9 @@ from typing import Any
 
 import yaml
 
+from sandbox.engine import toolchain_bin
+from sandbox.servers import free_port
 from tests.cluster.pki import CertificateAuthority, KeyPair, write_rsa_key
-from tests.live.openbao import free_port
 
 __all__ = ["BINARIES", "ControlPlane", "ControlPlaneError", "find_binary", "toolchain_bin"]
 
@@ -40,15 +41,6 @@ CONTROLLERS = (
     "namespace-controller",
     "root-ca-certificate-publisher-controller",
 )
-
-
-def toolchain_bin() -> Path:
-    """Where ``tools/toolchain`` links the binaries it built (its last output line)."""
-    explicit = os.environ.get("VAULTK8S_TOOLCHAIN_BIN")
-    if explicit:
-        return Path(explicit)
-    cache = os.environ.get("VAULTK8S_TOOLCHAIN_CACHE") or str(Path.home() / ".cache" / "vaultk8s-toolchain")
-    return Path(cache) / "bin"
 
 
 def find_binary(name: str) -> Path | None:

@@ -5,42 +5,27 @@
 - ``reviewer_cleanup`` (function): removes reviewer-service-account mode's kube-system objects after a test.
 - ``cluster_bao`` (function): ``bao server -dev -dev-tls`` on loopback for a test that logs in against the cluster.
 
-A missing toolchain binary skips the cluster tests with the reason, and fails them under ``CI=true``.
+A missing toolchain binary fails the cluster tests naming it (tests/prerequisites.py).
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 
 import pytest
 
 from components.vault_auth import REVIEWER_NAME
-from tests.cluster.control_plane import BINARIES, ControlPlane, find_binary, toolchain_bin
+from tests.cluster.control_plane import BINARIES, ControlPlane
 from tests.cluster.kube import ApiException, Cluster
 from tests.cluster.openbao_tls import TlsOpenBaoDevServer
+from tests.engine.toolchain import require_toolchain
 from tests.live.openbao import require_bao
-
-
-def require_toolchain(*names: str) -> dict[str, str]:
-    """The paths of toolchain binaries; skip (fail under CI=true) naming the missing ones and how to build them."""
-    found = {name: find_binary(name) for name in names}
-    missing = sorted(name for name, path in found.items() if path is None)
-    if missing:
-        message = (
-            f"{', '.join(missing)} not found in {toolchain_bin()}: build them with "
-            "`tools/toolchain etcd kubernetes external-secrets` (Go modules, a cold build takes minutes)"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message} (CI=true, so this is an error, not a skip)")
-        pytest.skip(message)
-    return {name: str(path) for name, path in found.items()}
 
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
-    require_toolchain(*BINARIES)
+    require_toolchain(BINARIES)
     with ControlPlane() as control_plane:
         yield Cluster(control_plane)
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from sandbox import stacks
 from sandbox.engine import PulumiCli
-from sandbox.servers import DeclaredAuditDevice, OpenBaoServer
+from sandbox.servers import OpenBaoServer
 from tests.engine.toolchain import require_toolchain
 from tests.live.openbao import require_bao
 
@@ -33,14 +34,20 @@ def cli(toolchain_bin: Path, pulumi_home: Path, tmp_path: Path) -> PulumiCli:
 
 
 @pytest.fixture
-def audit_log(tmp_path: Path) -> Path:
-    return tmp_path / "audit" / "audit.log"
+def audit_devices(tmp_path: Path) -> list[dict[str, str]]:
+    """The test stack's audit devices, as its stack file declares them."""
+    (tmp_path / "audit").mkdir()
+    return stacks.audit_files(tmp_path / "audit")
 
 
 @pytest.fixture
-def openbao(audit_log: Path) -> Iterator[OpenBaoServer]:
-    """A production-like OpenBao: raft storage, a file audit device declared in its configuration."""
-    audit_log.parent.mkdir(parents=True, exist_ok=True)
-    device = DeclaredAuditDevice("file", "file", {"file_path": str(audit_log)})
-    with OpenBaoServer(require_bao(), audit=[device]) as server:
+def audit_log(audit_devices: list[dict[str, str]]) -> Path:
+    return Path(audit_devices[0]["target"])
+
+
+@pytest.fixture
+def openbao(audit_devices: list[dict[str, str]]) -> Iterator[OpenBaoServer]:
+    """A production-like OpenBao: raft storage, the stack's audit devices declared in its configuration
+    (the stanzas the stack itself renders)."""
+    with OpenBaoServer(require_bao(), audit_config=stacks.server_audit_config(audit_devices)) as server:
         yield server

@@ -95,8 +95,12 @@ def database_stack(pg: PostgresServer, issuer: ServiceAccountIssuer, **database:
     }
 
 
-def deploy(cli: PulumiCli, bao: OpenBaoServer, pg: PostgresServer, config: dict[str, Any]) -> Stack:
-    stack = cli.stack("db", stacks.against(config, bao))
+def deploy(
+    cli: PulumiCli, bao: OpenBaoServer, pg: PostgresServer, config: dict[str, Any], audit: list[dict[str, str]]
+) -> Stack:
+    """``config`` deployed to ``bao`` (its audit devices ``audit`` in the server's configuration), the
+    admin password set with `pulumi config set --secret`."""
+    stack = cli.stack("db", stacks.on_openbao(stacks.against(config, bao), audit))
     stack.set_secret(f"{stacks.key('databases')}[0].password", pg.admin_password, path=True)
     stack.cli.extra_env["VAULT_TOKEN"] = bao.root_token
     stack.up()
@@ -110,9 +114,14 @@ def login(bao: OpenBaoServer, issuer: ServiceAccountIssuer) -> hvac.Client:
 
 
 def test_dynamic_credentials_work_until_revoked_and_no_secret_is_in_plain_text(
-    cli: PulumiCli, openbao: OpenBaoServer, pg: PostgresServer, issuer: ServiceAccountIssuer, audit_log: Any
+    cli: PulumiCli,
+    openbao: OpenBaoServer,
+    pg: PostgresServer,
+    issuer: ServiceAccountIssuer,
+    audit_devices: list[dict[str, str]],
+    audit_log: Any,
 ) -> None:
-    stack = deploy(cli, openbao, pg, database_stack(pg, issuer))
+    stack = deploy(cli, openbao, pg, database_stack(pg, issuer), audit_devices)
     stack.preview("--expect-no-changes")
     workload = login(openbao, issuer)
 
@@ -147,9 +156,13 @@ def test_dynamic_credentials_work_until_revoked_and_no_secret_is_in_plain_text(
 
 
 def test_dynamic_credentials_expire_with_their_ttl(
-    cli: PulumiCli, openbao: OpenBaoServer, pg: PostgresServer, issuer: ServiceAccountIssuer
+    cli: PulumiCli,
+    openbao: OpenBaoServer,
+    pg: PostgresServer,
+    issuer: ServiceAccountIssuer,
+    audit_devices: list[dict[str, str]],
 ) -> None:
-    deploy(cli, openbao, pg, database_stack(pg, issuer, default_ttl="3s", max_ttl="3s"))
+    deploy(cli, openbao, pg, database_stack(pg, issuer, default_ttl="3s", max_ttl="3s"), audit_devices)
     lease = login(openbao, issuer).read("database/creds/orders-read")
     user, password = lease["data"]["username"], lease["data"]["password"]
     assert pg.can_login(user, password)
@@ -160,9 +173,13 @@ def test_dynamic_credentials_expire_with_their_ttl(
 
 
 def test_renewal_extends_a_lease_up_to_max_ttl_and_no_further(
-    cli: PulumiCli, openbao: OpenBaoServer, pg: PostgresServer, issuer: ServiceAccountIssuer
+    cli: PulumiCli,
+    openbao: OpenBaoServer,
+    pg: PostgresServer,
+    issuer: ServiceAccountIssuer,
+    audit_devices: list[dict[str, str]],
 ) -> None:
-    deploy(cli, openbao, pg, database_stack(pg, issuer, default_ttl="10s", max_ttl="20s"))
+    deploy(cli, openbao, pg, database_stack(pg, issuer, default_ttl="10s", max_ttl="20s"), audit_devices)
     workload = login(openbao, issuer)
     issued = time.monotonic()
     lease = workload.read("database/creds/orders-read")
@@ -180,9 +197,13 @@ def test_renewal_extends_a_lease_up_to_max_ttl_and_no_further(
 
 
 def test_static_and_root_rotation_and_a_second_up_does_not_reset_the_admin_password(
-    cli: PulumiCli, openbao: OpenBaoServer, pg: PostgresServer, issuer: ServiceAccountIssuer
+    cli: PulumiCli,
+    openbao: OpenBaoServer,
+    pg: PostgresServer,
+    issuer: ServiceAccountIssuer,
+    audit_devices: list[dict[str, str]],
 ) -> None:
-    stack = deploy(cli, openbao, pg, database_stack(pg, issuer, rotation="5s", rotate_root=True))
+    stack = deploy(cli, openbao, pg, database_stack(pg, issuer, rotation="5s", rotate_root=True), audit_devices)
     workload = login(openbao, issuer)
     assert not pg.can_login(STATIC_USER, STATIC_INITIAL_PASSWORD)  # Vault took the user over
     assert not pg.can_login("postgres", pg.admin_password)  # only Vault knows the admin password now
@@ -207,9 +228,13 @@ def test_static_and_root_rotation_and_a_second_up_does_not_reset_the_admin_passw
 
 
 def test_postgres_down_is_a_clear_error_and_recovery_needs_nothing(
-    cli: PulumiCli, openbao: OpenBaoServer, pg: PostgresServer, issuer: ServiceAccountIssuer
+    cli: PulumiCli,
+    openbao: OpenBaoServer,
+    pg: PostgresServer,
+    issuer: ServiceAccountIssuer,
+    audit_devices: list[dict[str, str]],
 ) -> None:
-    stack = deploy(cli, openbao, pg, database_stack(pg, issuer))
+    stack = deploy(cli, openbao, pg, database_stack(pg, issuer), audit_devices)
     workload = login(openbao, issuer)
     pg.stop()
     with pytest.raises(hvac.exceptions.InternalServerError) as down:
@@ -224,9 +249,13 @@ def test_postgres_down_is_a_clear_error_and_recovery_needs_nothing(
 
 
 def test_openbao_restart_loses_nothing_and_the_stack_has_nothing_to_do(
-    cli: PulumiCli, openbao: OpenBaoServer, pg: PostgresServer, issuer: ServiceAccountIssuer
+    cli: PulumiCli,
+    openbao: OpenBaoServer,
+    pg: PostgresServer,
+    issuer: ServiceAccountIssuer,
+    audit_devices: list[dict[str, str]],
 ) -> None:
-    stack = deploy(cli, openbao, pg, database_stack(pg, issuer))
+    stack = deploy(cli, openbao, pg, database_stack(pg, issuer), audit_devices)
     apikey = openbao.client().read("kv/data/orders")["data"]["data"]["apikey"]
 
     openbao.restart()

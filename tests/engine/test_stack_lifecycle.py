@@ -15,12 +15,12 @@ import hvac
 import pytest
 
 from components.deployer_policy import deployer_policy
-from components.policy_document import PolicyRule, parse_policy
+from policies.vault_hcl import PathRule, parse_policy
 from sandbox import stacks
 from sandbox.engine import PulumiCli, Stack
 from sandbox.issuer import ServiceAccountIssuer
 from sandbox.servers import OpenBaoServer
-from tests.engine import access
+from tests.engine import access, plans
 from tests.engine.vault_state import left_by_stack, policy, role
 
 DEV_ROLES = {"my-role": ("myapp", "myapp"), "k8s-role": ("db", "db-client")}
@@ -31,9 +31,12 @@ def issuer() -> ServiceAccountIssuer:
     return ServiceAccountIssuer()
 
 
-def dev_jwt(openbao: OpenBaoServer, issuer: ServiceAccountIssuer) -> dict[str, Any]:
+def dev_jwt(
+    openbao: OpenBaoServer, issuer: ServiceAccountIssuer, audit_devices: list[dict[str, str]]
+) -> dict[str, Any]:
+    """The dev stack on this OpenBao (its audit devices in the server's configuration), with jwt auth."""
     config = stacks.with_jwt_issuer(stacks.against(stacks.dev_stack(), openbao), issuer)
-    config.pop(stacks.key("auditDevices"), None)  # declared in the server's configuration (see conftest)
+    config = stacks.on_openbao(config, audit_devices)
     for workload in stacks.workloads(config):
         for secret in workload["secrets"]:
             secret["delivery"] = "none"
@@ -41,8 +44,10 @@ def dev_jwt(openbao: OpenBaoServer, issuer: ServiceAccountIssuer) -> dict[str, A
 
 
 @pytest.fixture
-def deployed(cli: PulumiCli, openbao: OpenBaoServer, issuer: ServiceAccountIssuer) -> Stack:
-    stack = cli.stack("dev", dev_jwt(openbao, issuer))
+def deployed(
+    cli: PulumiCli, openbao: OpenBaoServer, issuer: ServiceAccountIssuer, audit_devices: list[dict[str, str]]
+) -> Stack:
+    stack = cli.stack("dev", dev_jwt(openbao, issuer, audit_devices))
     stack.cli.extra_env["VAULT_TOKEN"] = openbao.root_token
     stack.up()
     return stack
@@ -61,7 +66,7 @@ def test_up_creates_what_the_stack_declares_and_a_second_preview_is_empty(
         assert bound["bound_subject"] == f"system:serviceaccount:{namespace}:{account}"
         assert bound["bound_audiences"] == ["vault"]
     assert {(r.path, r.capabilities) for r in parse_policy(policy(root, "workload-myapp-myapp"))} == {
-        ("secret/data/myapp", ("read",))
+        ("secret/data/myapp", frozenset({"read"}))
     }
     deployed.preview("--expect-no-changes")
 
@@ -164,10 +169,14 @@ def test_each_workload_reads_exactly_its_own_secret(
 
 
 def test_a_deployer_token_with_the_documented_policy_runs_up_and_destroy_and_reads_no_secret(
-    cli: PulumiCli, openbao: OpenBaoServer, issuer: ServiceAccountIssuer, audit_log: Path
+    cli: PulumiCli,
+    openbao: OpenBaoServer,
+    issuer: ServiceAccountIssuer,
+    audit_devices: list[dict[str, str]],
+    audit_log: Path,
 ) -> None:
     root = openbao.client()
-    config = dev_jwt(openbao, issuer)
+    config = dev_jwt(openbao, issuer, audit_devices)
     root.sys.create_or_update_acl_policy("deployer", deployer_policy(stacks.platform(config)))
     deployer = root.auth.token.create(policies=["deployer"], no_default_policy=True, ttl="1h")["auth"]["client_token"]
 
@@ -207,6 +216,28 @@ def deployer_requests(audit_log: Path) -> list[tuple[str, str, bool]]:
     return requests
 
 
-def grants(rule: PolicyRule, path: str, operation: str) -> bool:
+def grants(rule: PathRule, path: str, operation: str) -> bool:
     matches = fnmatch.fnmatchcase(path, rule.path) if rule.path.endswith("*") else path == rule.path
     return matches and operation in rule.capabilities
+
+
+def test_the_policy_pack_in_the_engines_preview_agrees_with_the_offline_plan(deployed: Stack, tmp_path: Path) -> None:
+    # A deployed stack: the pack passes, in the engine as offline.
+    verdicts, code = plans.engine_verdicts(deployed)
+    assert code == 0
+    assert not [v for v in verdicts if v[2] == "mandatory"]
+    assert verdicts == plans.offline_verdicts(yaml_config(deployed), deployed.name)
+
+    # A violation: the preview fails naming the rule, and the offline plan says the same.
+    config = yaml_config(deployed)
+    config[stacks.key("workloads")][0].update(tokenTtl="2h", tokenMaxTtl="4h")  # beyond the pack's 1h cap
+    deployed.write_config(config)
+    verdicts, code = plans.engine_verdicts(deployed)
+    assert code != 0
+    assert ("vault-role-token-ttl-cap", "platform-myapp-role", "mandatory") in verdicts
+    assert verdicts == plans.offline_verdicts(config, deployed.name)
+
+
+def test_the_offline_plan_registers_what_the_engine_registers(deployed: Stack) -> None:
+    config = yaml_config(deployed)
+    assert plans.offline_registrations(config, deployed.name) == plans.engine_registrations(deployed)

