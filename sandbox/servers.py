@@ -75,6 +75,7 @@ class OpenBaoServer:
         audit_config: str = "",
         directory: Path | None = None,
         startup_timeout: float = 30.0,
+        extra_config: str = "",
     ) -> None:
         found = bao_path or find_bao()
         if found is None:
@@ -89,7 +90,7 @@ class OpenBaoServer:
         self._unseal_key = ""
         self._proc: subprocess.Popen[bytes] | None = None
         self.config = self.dir / "server.hcl"
-        self.write_config(audit_config)
+        self.write_config(audit_config, extra_config)
 
     @classmethod
     def attach(cls, directory: Path) -> OpenBaoServer:
