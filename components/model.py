@@ -46,6 +46,12 @@ DEFAULT_AUTH_METHOD = AuthMethod.KUBERNETES
 """How workloads log in when the cluster names no method: the model of its auth mount is picked by it."""
 DEFAULT_AUDIENCE = "vault"
 """The token audience roles bind when none is given (the platform's cluster and a standalone WorkloadAccess)."""
+API_SERVER_AUDIENCE = "https://kubernetes.default.svc"
+"""The audience a Kubernetes API server accepts by default (its service-account issuer)."""
+DEFAULT_REVIEWER = ReviewerMode.VAULT_POD_TOKEN
+"""Vault in the cluster reviews tokens with its own pod's token: no long-lived token, and pods' tokens can carry
+an audience of Vault's own. (With client-jwt the API server reviews a pod's token presented as its own
+credential, which it accepts only for an audience of the API server's: see spec.validate_cluster.)"""
 
 SERVICE_ACCOUNT_SUBJECT_PREFIX = "system:serviceaccount:"
 
@@ -191,7 +197,7 @@ class KubernetesAuthSpec:
     kubernetes_host: str
     path: str = AuthMethod.KUBERNETES.value
     kubernetes_ca_cert: Text | None = None
-    reviewer: ReviewerMode = ReviewerMode.CLIENT_JWT
+    reviewer: ReviewerMode = DEFAULT_REVIEWER
     reviewer_namespace: str = "kube-system"
     method: ClassVar[AuthMethod] = AuthMethod.KUBERNETES
 

@@ -58,6 +58,8 @@ from .args import (
 )
 from .durations import format_duration
 from .model import (
+    API_SERVER_AUDIENCE,
+    DEFAULT_AUDIENCE,
     DEFAULT_AUTH_METHOD,
     AgentInjectorInstall,
     AgentInjectorSettings,
@@ -425,12 +427,27 @@ def validate_cluster(field: str, raw: object) -> Cluster:
             "validation_pubkeys": args.get("jwt_validation_pubkeys"),
         }
         auth = _jwt_auth(names, values, path)
+    audience = args.opt("audience", v.audience)
+    if (
+        isinstance(auth, KubernetesAuthSpec)
+        and auth.reviewer is ReviewerMode.CLIENT_JWT
+        and not (audience or DEFAULT_AUDIENCE).startswith(API_SERVER_AUDIENCE)
+    ):
+        # Vault sends the pod's token as the TokenReview's own credential: the API server authenticates it only
+        # for one of its audiences, so a token bound to an audience of Vault's own is refused (401).
+        raise SpecError(
+            args.name("reviewer"),
+            auth.reviewer.value,
+            f"vault-pod-token or reviewer-service-account with audience {audience or DEFAULT_AUDIENCE!r}: with "
+            f"client-jwt the API server reviews each pod's token as its credential and accepts it only for its "
+            f"own audience ({API_SERVER_AUDIENCE}), which binds nothing",
+        )
     return _given(
         Cluster,
         name=args.req("name", v.dns_label),
         api_host=args.req("api_host", v.url),
         auth=auth,
-        audience=args.opt("audience", v.audience),
+        audience=audience,
     )
 
 

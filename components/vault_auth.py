@@ -132,7 +132,10 @@ class KubernetesAuth(Component):
     def _reviewer(self, name: str, namespace: str) -> pulumi.Output[str | None]:
         child = pulumi.ResourceOptions(parent=self)
         account = k8s.core.v1.ServiceAccount(
-            f"{name}-reviewer", metadata={"name": REVIEWER_NAME, "namespace": namespace}, opts=child
+            f"{name}-reviewer",
+            metadata={"name": REVIEWER_NAME, "namespace": namespace},
+            automount_service_account_token=False,  # no pod runs as it: only its token Secret is read, by Vault
+            opts=child,
         )
         k8s.rbac.v1.ClusterRoleBinding(
             f"{name}-reviewer-auth-delegator",

@@ -45,11 +45,9 @@ STACK_FIXES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     ),
     "eso-store-https-ca": lambda _: f"set `caCert` (Vault's CA) and an https:// `address` under {_key('vault')}",
     "vault-auth-no-long-lived-reviewer-token": lambda _: (
-        f"set `reviewer: client-jwt` (or `vault-pod-token` where Vault runs in the cluster) under {_key('cluster')}"
-    ),
-    "k8s-no-automount-sa-token": lambda _: (
-        f"set `reviewer: client-jwt` under {_key('cluster')}: the reviewer ServiceAccount is the only one the stack "
-        "creates that mounts its token"
+        f"set `reviewer: vault-pod-token` under {_key('cluster')} where Vault runs in the cluster, or "
+        f"`authMethod: jwt` (no reviewer at all); with Vault outside the cluster and kubernetes auth, "
+        + _allow("vault-auth-no-long-lived-reviewer-token", "allowLongLivedReviewerToken")
     ),
     "eso-chart-cluster-wide-off": lambda _: (
         f"set `externalSecrets.clusterWide: false` under {_key('delivery')}, "

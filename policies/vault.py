@@ -653,8 +653,9 @@ def auth_tls(resource: Resource, _config: Mapping[str, Any]) -> Iterator[Problem
     ),
     level=Level.MANDATORY,
     remediation=(
-        "use the `client-jwt` reviewer (each client's own token, `disable_local_ca_jwt = true`) or Vault's pod token; "
-        "set `allowLongLivedReviewerToken` only where neither works."
+        "use Vault's own pod token where Vault runs in the cluster, or jwt auth against the service-account "
+        "issuer (no reviewer); the `client-jwt` reviewer works only for tokens whose audience is the API "
+        "server's own, which binds nothing. Set `allowLongLivedReviewerToken` where neither fits."
     ),
     source="Vault kubernetes auth guide (long-lived tokens; use local token or client JWT as reviewer)",
     types=(K8S_CONFIG, "kubernetes:core/v1:Secret"),

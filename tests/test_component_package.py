@@ -49,6 +49,7 @@ EXPECTED = {
             "podAnnotations",
             "podVolumes",
             "deploymentAnnotations",
+            "auditConfig",
             "delivered",
         },
     ),
