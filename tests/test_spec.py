@@ -30,7 +30,7 @@ def test_dev_stack_is_the_seed() -> None:
     spec = spec_with(lambda c: None)
     assert spec.cluster.auth_method is AuthMethod.KUBERNETES
     assert spec.cluster.auth_mount == "kubernetes"
-    assert spec.cluster.auth.reviewer is ReviewerMode.CLIENT_JWT  # type: ignore[union-attr]
+    assert spec.cluster.auth.reviewer is ReviewerMode.VAULT_POD_TOKEN  # type: ignore[union-attr]
     by_role = {w.role: w for w in spec.workloads}
     assert set(by_role) == {"my-role", "k8s-role"}
     assert [(s.api_path, s.key) for s in by_role["my-role"].secrets] == [("secret/data/myapp", "apikey")]
@@ -95,6 +95,18 @@ def test_hostile_values_are_refused_naming_the_field(path: list[Any], value: Any
 def test_two_workloads_cannot_share_a_role() -> None:
     with pytest.raises(SpecError, match=r"workloads\[1\]\.role: 'my-role'"):
         spec_with(_set(["workloads", 1, "role"], "my-role"))
+
+
+def test_client_jwt_review_needs_the_api_servers_own_audience() -> None:
+    """The API server authenticates a TokenReview's credential only for its own audiences: with client-jwt,
+    a pod token bound to `vault` would be refused (shown against a real API server in tests/cluster)."""
+    with pytest.raises(SpecError, match=r"cluster.reviewer: 'client-jwt' is not allowed: vault-pod-token or"):
+        spec_with(_set(["cluster", "reviewer"], "client-jwt"))
+    def api_audience(config: dict[str, Any]) -> None:
+        config["cluster"].update(reviewer="client-jwt", audience="https://kubernetes.default.svc")
+
+    accepted = spec_with(api_audience)
+    assert accepted.cluster.auth.reviewer is ReviewerMode.CLIENT_JWT  # type: ignore[union-attr]
 
 
 def test_jwt_auth_needs_an_issuer_and_keys_or_a_discovery_ca() -> None:
