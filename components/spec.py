@@ -431,16 +431,17 @@ def validate_cluster(field: str, raw: object) -> Cluster:
     if (
         isinstance(auth, KubernetesAuthSpec)
         and auth.reviewer is ReviewerMode.CLIENT_JWT
-        and not (audience or DEFAULT_AUDIENCE).startswith(API_SERVER_AUDIENCE)
+        and not (audience or DEFAULT_AUDIENCE).startswith("https://")
     ):
         # Vault sends the pod's token as the TokenReview's own credential: the API server authenticates it only
-        # for one of its audiences, so a token bound to an audience of Vault's own is refused (401).
+        # for one of its own audiences (its issuer URL, e.g. https://kubernetes.default.svc), so a token bound to
+        # an audience of Vault's own is refused (401).
         raise SpecError(
             args.name("reviewer"),
             auth.reviewer.value,
             f"vault-pod-token or reviewer-service-account with audience {audience or DEFAULT_AUDIENCE!r}: with "
             f"client-jwt the API server reviews each pod's token as its credential and accepts it only for its "
-            f"own audience ({API_SERVER_AUDIENCE}), which binds nothing",
+            f"own audience (its issuer, e.g. {API_SERVER_AUDIENCE}), which binds nothing",
         )
     return _given(
         Cluster,

@@ -88,6 +88,7 @@ class PulumiCli:
         self.backend = self.workdir / "backend"
         self.backend.mkdir(parents=True, exist_ok=True)
         self.log = self.workdir / "pulumi-commands.log"
+        self.stacks: list[Stack] = []
         self.project_dir = self.workdir / "project"
         self.project_dir.mkdir(exist_ok=True)
         (self.project_dir / "Pulumi.yaml").write_text(yaml.safe_dump(project_file(self.program)))
@@ -148,7 +149,15 @@ class PulumiCli:
         self.run("stack", "init", name, "--secrets-provider", "passphrase")
         stack = Stack(self, name)
         stack.write_config(config)
+        self.stacks.append(stack)
         return stack
+
+    def destroy_all(self) -> None:
+        """Destroy what every stack this CLI created still holds (best effort: a test may have left a
+        server down on purpose)."""
+        for stack in self.stacks:
+            if any(not r["type"].startswith("pulumi:") for r in stack.resources()):
+                stack.run("destroy", "--yes", "--skip-preview", check=False)
 
 
 @dataclass

@@ -30,6 +30,8 @@ import hvac
 import psycopg
 import requests
 
+from sandbox.pki import CertificateAuthority
+
 # Environment variables that would make a server (or a token helper) pick up the developer's state.
 _SCRUBBED_ENV_PREFIXES = ("BAO_", "VAULT_")
 
@@ -76,6 +78,7 @@ class OpenBaoServer:
         directory: Path | None = None,
         startup_timeout: float = 30.0,
         extra_config: str = "",
+        tls: bool = False,
     ) -> None:
         found = bao_path or find_bao()
         if found is None:
@@ -85,10 +88,24 @@ class OpenBaoServer:
         self.dir = directory or Path(tempfile.mkdtemp(prefix="openbao-"))
         (self.dir / "data").mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.address = f"http://127.0.0.1:{self.port}"
+        self.ca_file: Path | None = None
+        self._tls = ""
+        if tls:
+            # A CA of the server's own and a serving certificate for the loopback address, as clients in a
+            # cluster reach Vault over TLS (the pack refuses a SecretStore without https and a CA).
+            authority = CertificateAuthority(self.dir, "vaultk8s-openbao-ca")
+            serving = authority.issue(
+                "openbao", "openbao", ip_addresses=("127.0.0.1",), dns_names=("localhost",), server=True
+            )
+            self.ca_file = authority.cert
+            self._tls = f'  tls_cert_file = "{serving.cert}"\n  tls_key_file = "{serving.key}"\n'
+        scheme = "https" if tls else "http"
+        self.address = f"{scheme}://127.0.0.1:{self.port}"
         self.root_token = ""
         self._unseal_key = ""
         self._proc: subprocess.Popen[bytes] | None = None
+        self.declared_audit_devices: list[dict[str, str]] = []
+        """The audit devices its configuration declares, as a stack file lists them (set by whoever wrote it)."""
         self.config = self.dir / "server.hcl"
         self.write_config(audit_config, extra_config)
 
@@ -101,13 +118,16 @@ class OpenBaoServer:
         server.port, server.address = state["port"], state["address"]
         server.root_token, server._unseal_key = state["root_token"], state["unseal_key"]
         server._proc, server.config = None, directory / "server.hcl"
+        server.ca_file, server._tls = None, ""
         return server
 
     def write_config(self, audit_config: str = "", extra: str = "") -> None:
         """The server's configuration; a running server rereads its audit stanzas on ``reload()``."""
         self.config.write_text(
             f'storage "raft" {{\n  path = "{self.dir / "data"}"\n  node_id = "node1"\n}}\n'
-            f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n  tls_disable = true\n}}\n'
+            f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n'
+            + (self._tls or "  tls_disable = true\n")
+            + "}\n"
             f'api_addr = "{self.address}"\ncluster_addr = "http://127.0.0.1:{free_port()}"\n'
             "disable_mlock = true\n" + audit_config + extra
         )
@@ -116,8 +136,17 @@ class OpenBaoServer:
     def log_path(self) -> Path:
         return self.dir / "bao.log"
 
+    @property
+    def verify(self) -> str | bool:
+        """What a client verifies the server's certificate with: its CA file (TLS), else nothing to verify."""
+        return str(self.ca_file) if self.ca_file else True
+
+    @property
+    def ca_pem(self) -> str | None:
+        return self.ca_file.read_text() if self.ca_file else None
+
     def client(self, token: str | None = None) -> hvac.Client:
-        return hvac.Client(url=self.address, token=self.root_token if token is None else token)
+        return hvac.Client(url=self.address, token=self.root_token if token is None else token, verify=self.verify)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -146,7 +175,7 @@ class OpenBaoServer:
 
     def _status(self) -> int | None:
         try:
-            return requests.get(f"{self.address}/v1/sys/health", timeout=1.0).status_code
+            return requests.get(f"{self.address}/v1/sys/health", timeout=1.0, verify=self.verify).status_code
         except requests.RequestException:
             return None
 
@@ -163,7 +192,7 @@ class OpenBaoServer:
         raise ServerError(f"`bao server` did not {what} on {self.address}\n--- log tail ---\n{self.log_tail()}")
 
     def initialise(self) -> None:
-        answer = hvac.Client(url=self.address).sys.initialize(secret_shares=1, secret_threshold=1)
+        answer = hvac.Client(url=self.address, verify=self.verify).sys.initialize(secret_shares=1, secret_threshold=1)
         self.root_token = answer["root_token"]
         self._unseal_key = answer["keys_base64"][0]
         init = self.dir / "init.json"
@@ -182,7 +211,7 @@ class OpenBaoServer:
         self.unseal()
 
     def unseal(self) -> None:
-        hvac.Client(url=self.address).sys.submit_unseal_key(self._unseal_key)
+        hvac.Client(url=self.address, verify=self.verify).sys.submit_unseal_key(self._unseal_key)
         self._wait(lambda status: status == 200, "become active after unsealing")
 
     def reload(self) -> None:

@@ -70,4 +70,12 @@ def project_root() -> Path:
 
 
 # The cluster tier's fixtures (a loopback control plane per run): usable from every test module.
-from tests.cluster.fixtures import cluster, cluster_bao, namespace, reviewer_cleanup  # noqa: E402, F401
+from tests.cluster.fixtures import cluster, cluster_bao, cluster_cli, namespace  # noqa: E402, F401
+from tests.engine.fixtures import (  # noqa: E402, F401
+    audit_devices,
+    audit_log,
+    cli,
+    openbao,
+    pulumi_home,
+    toolchain_bin,
+)

@@ -102,6 +102,7 @@ def test_client_jwt_review_needs_the_api_servers_own_audience() -> None:
     a pod token bound to `vault` would be refused (shown against a real API server in tests/cluster)."""
     with pytest.raises(SpecError, match=r"cluster.reviewer: 'client-jwt' is not allowed: vault-pod-token or"):
         spec_with(_set(["cluster", "reviewer"], "client-jwt"))
+
     def api_audience(config: dict[str, Any]) -> None:
         config["cluster"].update(reviewer="client-jwt", audience="https://kubernetes.default.svc")
 

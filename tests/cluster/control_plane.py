@@ -24,8 +24,8 @@ from typing import Any
 import yaml
 
 from sandbox.engine import toolchain_bin
+from sandbox.pki import CertificateAuthority, KeyPair, write_rsa_key
 from sandbox.servers import free_port
-from tests.cluster.pki import CertificateAuthority, KeyPair, write_rsa_key
 
 __all__ = ["BINARIES", "ControlPlane", "ControlPlaneError", "find_binary", "toolchain_bin"]
 

@@ -2,8 +2,10 @@
 
 - ``cluster`` (session): one loopback control plane per test run, started on first use, as a ``Cluster``.
 - ``namespace`` (function): a fresh namespace for one test (with its ``default`` ServiceAccount), deleted after.
-- ``reviewer_cleanup`` (function): removes reviewer-service-account mode's kube-system objects after a test.
-- ``cluster_bao`` (function): ``bao server -dev -dev-tls`` on loopback for a test that logs in against the cluster.
+- ``cluster_bao`` (function): a production-like OpenBao on TLS (raft storage, audit devices in its
+  configuration) for one test.
+- ``cluster_cli`` (function): the real CLI; what a test deployed with it is destroyed afterwards (the
+  cluster is shared by every test of the run).
 
 A missing toolchain binary fails the cluster tests naming it (tests/prerequisites.py).
 """
@@ -15,10 +17,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.vault_auth import REVIEWER_NAME
+from sandbox import stacks
+from sandbox.engine import PulumiCli
+from sandbox.servers import OpenBaoServer
 from tests.cluster.control_plane import BINARIES, ControlPlane
 from tests.cluster.kube import ApiException, Cluster
-from tests.cluster.openbao_tls import TlsOpenBaoDevServer
 from tests.engine.toolchain import require_toolchain
 from tests.live.openbao import require_bao
 
@@ -44,26 +47,18 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
 
 
 @pytest.fixture
-def reviewer_cleanup(cluster: Cluster) -> Iterator[None]:
-    """Removes what reviewer-service-account mode creates in kube-system (one fixed name per cluster)."""
-    yield
-    for delete in (
-        lambda: cluster.core.delete_namespaced_secret(f"{REVIEWER_NAME}-token", "kube-system"),
-        lambda: cluster.core.delete_namespaced_service_account(REVIEWER_NAME, "kube-system"),
-        lambda: cluster.rbac.delete_cluster_role_binding(f"{REVIEWER_NAME}-kube-system-auth-delegator"),
-    ):
-        try:
-            delete()
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+def cluster_bao(audit_devices: list[dict[str, str]]) -> Iterator[OpenBaoServer]:
+    config = stacks.server_audit_config(audit_devices)
+    with OpenBaoServer(require_bao(), audit_config=config, tls=True) as server:
+        server.declared_audit_devices = audit_devices
+        yield server
 
 
 @pytest.fixture
-def cluster_bao() -> Iterator[TlsOpenBaoDevServer]:
-    server = TlsOpenBaoDevServer(require_bao())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def cluster_cli(cli: PulumiCli, cluster: Cluster, cluster_bao: OpenBaoServer) -> Iterator[PulumiCli]:
+    """The engine's credentials for both servers; the stacks are destroyed while both still run."""
+    cli.extra_env.update(
+        KUBECONFIG=str(cluster.kubeconfig), VAULT_TOKEN=cluster_bao.root_token, VAULT_CACERT=str(cluster_bao.ca_file)
+    )
+    yield cli
+    cli.destroy_all()

@@ -1,16 +1,12 @@
-"""What the stack creates, for the cluster tests: one place to get it, so the engine can take its place.
+"""What the stack creates in the cluster tests, through the real engine.
 
 - ``cluster_stack(...)`` points a stack's config at this test's cluster and OpenBao, with every workload
   namespace prefixed by the test's namespace (one session cluster, isolated tests).
-- ``rendered_objects(config)``: the Kubernetes objects the stack declares, as ``python -m planner --out``
-  renders them (the CLI's entry point, called in-process).
-- ``stack_outputs(config)``: the stack's outputs (``podAnnotations``, ``podVolumes``) from the planner's JSON.
-- ``deploy(cluster, bao, config)``: what ``pulumi up`` would do to both servers: apply those objects to the
-  API server, then configure OpenBao (auth mount, policies, roles, database engines) through hvac from the
-  components' own pure builders.
-
-Swap points for the engine tier (issue 9): ``deploy`` becomes ``pulumi up`` of the same config (and returns
-what the engine created), ``stack_outputs`` becomes ``pulumi stack output --json``; the tests stay as they are.
+- ``deploy(cli, cluster, bao, config)``: `pulumi up` of that config with the toolchain's engine, the vault
+  provider against the test's OpenBao and the kubernetes provider against the cluster; returns the objects
+  the engine applied and the stack's outputs.
+- ``rendered_objects(config)``: the Kubernetes objects as the offline planner renders them (``--out``), for
+  the tests that hold the planner's files to the server's validation.
 """
 
 from __future__ import annotations
@@ -25,29 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import hvac
 import yaml
 
-from components.args import AuthMethod, ReviewerMode
-from components.database_secrets import connection_inputs, static_role_inputs
-from components.database_secrets import role_inputs as database_role_inputs
-from components.spec import from_config, validate_platform
-from components.vault_auth import (
-    REVIEWER_NAME,
-    jwt_auth_inputs,
-    jwt_role_inputs,
-    kubernetes_auth_config,
-    kubernetes_role_inputs,
-    reviewer_token,
-)
-from components.workload_access import workload_policy
 from planner.__main__ import main as planner_main
 from planner.engine import PROJECT_ROOT
 from planner.stack_file import load_stack_config
-from tests.cluster.kube import Cluster, wait_until
-from tests.cluster.openbao_tls import TlsOpenBaoDevServer
-from tests.live.openbao import OpenBaoDevServer
-from tests.live.postgres import PostgresServer
+from sandbox import stacks
+from sandbox.engine import PulumiCli
+from sandbox.servers import OpenBaoServer, PostgresServer
+from tests.cluster.kube import Cluster
 
 __all__ = [
     "ALLOW_REVIEWER_TOKEN",
@@ -57,10 +39,8 @@ __all__ = [
     "deploy",
     "ensure_crds",
     "full_stack",
-    "hvac_client",
     "rendered_objects",
     "stack_config",
-    "stack_outputs",
 ]
 
 PREFIX = "secrets-platform:"
@@ -127,7 +107,7 @@ def _run_planner(config: Mapping[str, Any], policy_config: PolicyConfig, tmp: Pa
 
 
 def full_stack(
-    cluster: Cluster, bao: TlsOpenBaoDevServer, prefix: str, pg: PostgresServer, **cluster_overrides: Any
+    cluster: Cluster, bao: OpenBaoServer, prefix: str, pg: PostgresServer, **cluster_overrides: Any
 ) -> dict[str, Any]:
     """``examples/Pulumi.full.yaml`` aimed at this cluster, this OpenBao and a live PostgreSQL (admin login kept:
     no rotateRoot, so a test can look at the users Vault creates). Creates the static role's user."""
@@ -147,30 +127,18 @@ def rendered_objects(config: Mapping[str, Any], policy_config: PolicyConfig = No
         return [yaml.safe_load(f.read_text()) for f in files]
 
 
-def stack_outputs(config: Mapping[str, Any], policy_config: PolicyConfig = None) -> dict[str, Any]:
-    """The stack's outputs (``podAnnotations``, ``podVolumes``, ...) as the planner's JSON shows them.
-
-    Swap point for the engine: ``pulumi stack output --json``.
-    """
-    with tempfile.TemporaryDirectory(prefix="vaultk8s-plan-") as tmp:
-        return dict(json.loads(_run_planner(config, policy_config, Path(tmp), "--format", "json"))["outputs"])
-
-
 def crd_documents() -> list[dict[str, Any]]:
     return [yaml.safe_load(p.read_text()) for p in sorted(CRD_DIR.glob("*.yaml"))]
 
 
-def hvac_client(bao: OpenBaoDevServer, token: str | None = None) -> hvac.Client:
-    verify = str(bao.ca_file) if isinstance(bao, TlsOpenBaoDevServer) else True
-    return hvac.Client(url=bao.address, token=token if token is not None else bao.root_token, verify=verify)
-
-
 @dataclass
 class Deployment:
-    """What ``deploy`` created: the stack's config and objects, the namespaces it made for the workloads."""
+    """What ``deploy`` created: the stack's config, the Kubernetes objects the engine applied (as stored in its
+    state), the stack's outputs, and the namespaces made for the teams' workloads."""
 
     config: dict[str, Any]
     objects: list[dict[str, Any]]
+    outputs: dict[str, Any] = field(default_factory=dict)
     namespaces: list[str] = field(default_factory=list)
 
     def objects_of(self, kind: str) -> list[dict[str, Any]]:
@@ -194,25 +162,55 @@ def prepare_workloads(cluster: Cluster, config: Mapping[str, Any]) -> list[str]:
 
 
 def apply_stack_objects(cluster: Cluster, config: Mapping[str, Any], policy_config: PolicyConfig = None) -> Deployment:
-    """The stack's Kubernetes objects, created in the cluster (after the CRDs and the teams' namespaces)."""
+    """The stack's Kubernetes objects as the offline planner renders them, created in the cluster: the server
+    accepts every one (the engine tier's `deploy` applies the same objects through the real provider)."""
     ensure_crds(cluster)
     namespaces = prepare_workloads(cluster, config)
     objects = rendered_objects(config, policy_config)
     for obj in sorted(objects, key=_apply_order):
         cluster.apply(obj, namespace=obj["metadata"].get("namespace"))
-    return Deployment(dict(config), objects, namespaces)
+    return Deployment(dict(config), objects, namespaces=namespaces)
+
+
+# The operators run outside the stack here (the cluster tests start them): the stack registers only the
+# per-workload objects, after the CRDs the operators' charts would bring.
+OPERATORS_INSTALLED_ELSEWHERE = {op: {"install": False} for op in ("externalSecrets", "csi", "agentInjector")}
 
 
 def deploy(
-    cluster: Cluster, bao: OpenBaoDevServer, config: Mapping[str, Any], policy_config: PolicyConfig = None
+    cli: PulumiCli,
+    cluster: Cluster,
+    bao: OpenBaoServer,
+    config: Mapping[str, Any],
+    policy_config: PolicyConfig = None,
 ) -> Deployment:
-    """Create what the stack declares: its Kubernetes objects in the cluster, its auth and roles in OpenBao.
+    """`pulumi up` of ``config`` with the real engine: the vault provider against ``bao``, the kubernetes
+    provider against the cluster (its kubeconfig). The teams' namespaces and ServiceAccounts and the CRDs
+    come first, as they would on a platform; the policy pack (with ``policy_config``) must pass first."""
+    ensure_crds(cluster)
+    namespaces = prepare_workloads(cluster, config)
+    rendered_objects(config, policy_config)  # the offline plan, whose pack run must pass, as a pipeline's would
+    delivery = {**OPERATORS_INSTALLED_ELSEWHERE}
+    for operator, settings in dict(config.get("delivery", {})).items():
+        delivery[operator] = {**settings, "install": False}
+    stack_file = {PREFIX + k: copy.deepcopy(v) for k, v in config.items()}
+    stack_file[PREFIX + "delivery"] = delivery
+    stack_file["vault:address"] = bao.address
+    stack_file = stacks.on_openbao(stack_file, bao.declared_audit_devices)
+    database_passwords = [db.pop("password") for db in stack_file.get(PREFIX + "databases", [])]
+    stack = cli.stack(f"cluster-{len(cli.stacks)}", stack_file)
+    for i, password in enumerate(database_passwords):
+        stack.set_secret(f"{PREFIX}databases[{i}].password", password, path=True)
+    stack.up()  # the CLI carries both servers' credentials (tests/cluster/fixtures.py: cluster_cli)
+    objects = [declared(r["outputs"]) for r in stack.resources() if "kind" in r.get("outputs", {})]
+    return Deployment(dict(config), objects, stack.outputs(), namespaces)
 
-    Swap point for the engine: ``pulumi up`` of ``config`` against both servers does exactly this.
-    """
-    deployment = apply_stack_objects(cluster, config, policy_config)
-    configure_vault(cluster, hvac_client(bao), config)
-    return deployment
+
+def declared(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """An object as the engine's state holds it, without what the server added (uid, managedFields, status)."""
+    metadata = {k: v for k, v in stored["metadata"].items() if k in ("name", "namespace", "labels", "annotations")}
+    body = {k: v for k, v in stored.items() if not k.startswith("__") and k not in ("id", "urn", "status", "metadata")}
+    return {**body, "metadata": metadata}
 
 
 _CRDS_APPLIED: set[str] = set()
@@ -227,52 +225,3 @@ def ensure_crds(cluster: Cluster) -> None:
 
 def _apply_order(obj: Mapping[str, Any]) -> int:
     return {"Namespace": 0, "ServiceAccount": 1, "Secret": 2}.get(str(obj["kind"]), 3)
-
-
-def configure_vault(cluster: Cluster, client: hvac.Client, config: Mapping[str, Any]) -> None:
-    """The stack's auth mount, its config, each workload's policy and role, and its database engines (connection,
-    dynamic and static roles), written as the provider would. KV values are the tests' own."""
-    spec = validate_platform(from_config(config))
-    auth = spec.cluster
-    mount = auth.auth_mount
-    client.sys.enable_auth_method(auth.auth_method.value, path=mount)
-    if auth.auth_method is AuthMethod.KUBERNETES:
-        body: dict[str, Any] = kubernetes_auth_config(auth.api_host, auth.reviewer)
-        body["kubernetes_ca_cert"] = auth.ca_cert
-        if auth.reviewer is ReviewerMode.REVIEWER_SERVICE_ACCOUNT:
-            body["token_reviewer_jwt"] = filled_reviewer_token(cluster)
-        client.write_data(f"auth/{mount}/config", data=body)
-    else:
-        issuer = auth.issuer or cluster.issuer
-        inputs = jwt_auth_inputs(issuer, auth.ca_cert, auth.jwt_validation_pubkeys)
-        inputs.pop("type")
-        client.write_data(f"auth/{mount}/config", data=inputs)
-    for i, db in enumerate(spec.databases):
-        client.sys.enable_secrets_engine("database", path=db.mount)
-        connection = connection_inputs(db)
-        # The plugin block (components.database_secrets.plugin_block) as the provider sends it: the password unwrapped.
-        block = {"connection_url": db.connection_url, "username": db.username}
-        block["password"] = config["databases"][i]["password"]
-        client.write_data(f"{db.mount}/config/{connection.pop('name')}", data={**connection, **block})
-        for dynamic in db.roles:
-            inputs = database_role_inputs(db, dynamic)
-            client.write_data(f"{db.mount}/roles/{inputs.pop('name')}", data=inputs)
-        for static in db.static_roles:
-            inputs = static_role_inputs(db, static)
-            client.write_data(f"{db.mount}/static-roles/{inputs.pop('name')}", data=inputs)
-    # Audit devices are left out: OpenBao creates them only from its server configuration (README).
-    role_inputs = kubernetes_role_inputs if auth.auth_method is AuthMethod.KUBERNETES else jwt_role_inputs
-    for workload in spec.workloads:
-        client.sys.create_or_update_acl_policy(workload.policy_name, workload_policy(workload))
-        role = role_inputs(workload, auth.audience, [workload.policy_name])
-        client.write_data(f"auth/{mount}/role/{role.pop('role_name')}", data=role)
-
-
-def filled_reviewer_token(cluster: Cluster, namespace: str = "kube-system") -> str:
-    """The reviewer token the controller-manager wrote into the stack's service-account-token Secret."""
-
-    def filled() -> str | None:
-        secret = cluster.core.read_namespaced_secret(f"{REVIEWER_NAME}-token", namespace)
-        return reviewer_token(secret.data)
-
-    return wait_until(filled, 30, f"the token controller to fill {namespace}/{REVIEWER_NAME}-token")

@@ -15,10 +15,11 @@ import psycopg
 import pytest
 import yaml
 
+from sandbox.engine import PulumiCli
+from sandbox.servers import OpenBaoServer
 from tests.cluster.agents import AgentProcess, external_secrets_argv, module_dir
 from tests.cluster.fixtures import require_toolchain
 from tests.cluster.kube import Cluster, wait_until
-from tests.cluster.openbao_tls import TlsOpenBaoDevServer
 from tests.cluster.stack import (
     ALLOW_REVIEWER_TOKEN,
     DEV_STACK,
@@ -27,7 +28,6 @@ from tests.cluster.stack import (
     deploy,
     ensure_crds,
     full_stack,
-    hvac_client,
     stack_config,
 )
 from tests.live.postgres import PostgresServer, require_postgres
@@ -49,7 +49,7 @@ def controller_crds(cluster: Cluster) -> None:
 
 @pytest.fixture
 def external_secrets(cluster: Cluster) -> Iterator[AgentProcess]:
-    binary = require_toolchain("external-secrets")["external-secrets"]
+    binary = str(require_toolchain(["external-secrets"]) / "external-secrets")
     ensure_crds(cluster)  # the controller watches its kinds from the start
     controller_crds(cluster)
     with AgentProcess(
@@ -72,11 +72,11 @@ def store_ready(cluster: Cluster, store: dict[str, Any]) -> bool:
 
 
 def test_the_stacks_external_secret_becomes_the_secret_and_follows_openbao(
+    cluster_cli: PulumiCli,
     cluster: Cluster,
-    cluster_bao: TlsOpenBaoDevServer,
+    cluster_bao: OpenBaoServer,
     namespace: str,
     external_secrets: AgentProcess,
-    reviewer_cleanup: None,
 ) -> None:
     base = stack_config(DEV_STACK)
     (myapp,) = [w for w in base["workloads"] if w["name"] == "myapp"]
@@ -91,10 +91,9 @@ def test_the_stacks_external_secret_becomes_the_secret_and_follows_openbao(
         vault_ca=cluster_bao.ca_pem,
         reviewer="reviewer-service-account",
     )
-    root = hvac_client(cluster_bao)
+    deployment = deploy(cluster_cli, cluster, cluster_bao, config, ALLOW_REVIEWER_TOKEN)  # creates the mount
+    root = cluster_bao.client()
     root.secrets.kv.v2.create_or_update_secret("myapp", secret={"apikey": "first-value"}, mount_point="secret")
-
-    deployment = deploy(cluster, cluster_bao, config, ALLOW_REVIEWER_TOKEN)
     (store,) = deployment.objects_of("SecretStore")
     (external,) = deployment.objects_of("ExternalSecret")
     ns = external["metadata"]["namespace"]
@@ -124,20 +123,19 @@ def test_the_stacks_external_secret_becomes_the_secret_and_follows_openbao(
 
 
 def test_the_full_examples_vault_dynamic_secret_becomes_postgresql_credentials_that_log_in(
+    cluster_cli: PulumiCli,
     cluster: Cluster,
-    cluster_bao: TlsOpenBaoDevServer,
+    cluster_bao: OpenBaoServer,
     namespace: str,
     external_secrets: AgentProcess,
-    reviewer_cleanup: None,
 ) -> None:
     with PostgresServer(require_postgres()) as pg:
         config = full_stack(cluster, cluster_bao, namespace, pg, reviewer="reviewer-service-account")
-        root = hvac_client(cluster_bao)
-        root.sys.enable_secrets_engine("kv", path="apps", options={"version": "2"})
+        policy = {**json.loads(FULL_POLICY_CONFIG.read_text()), **ALLOW_REVIEWER_TOKEN}
+        deployment = deploy(cluster_cli, cluster, cluster_bao, config, policy)  # creates the apps mount
+        root = cluster_bao.client()
         orders_value = {"apikey": "orders-api-key", "webhook-token": "orders-webhook"}
         root.secrets.kv.v2.create_or_update_secret("shop/orders", secret=orders_value, mount_point="apps")
-        policy = {**json.loads(FULL_POLICY_CONFIG.read_text()), **ALLOW_REVIEWER_TOKEN}
-        deployment = deploy(cluster, cluster_bao, config, policy)
 
         (generator,) = deployment.objects_of("VaultDynamicSecret")
         (dynamic,) = [e for e in deployment.objects_of("ExternalSecret") if "dataFrom" in e["spec"]]

@@ -29,8 +29,9 @@ import psycopg
 import pytest
 import yaml
 
+from sandbox.engine import PulumiCli
+from sandbox.servers import OpenBaoServer
 from tests.cluster.kube import ApiException, Cluster, wait_until
-from tests.cluster.openbao_tls import TlsOpenBaoDevServer
 from tests.cluster.stack import (
     ALLOW_REVIEWER_TOKEN,
     DEV_STACK,
@@ -38,9 +39,7 @@ from tests.cluster.stack import (
     cluster_stack,
     deploy,
     full_stack,
-    hvac_client,
     stack_config,
-    stack_outputs,
 )
 from tests.cluster.vault_login import login, refusal, refused
 from tests.live.openbao import require_bao
@@ -62,7 +61,7 @@ def annotation(annotations: dict[str, str], name: str) -> str:
     return annotations[PREFIX + name]
 
 
-def agent_config(bao: TlsOpenBaoDevServer, annotations: dict[str, str], token_file: Path, out: Path) -> dict[str, Any]:
+def agent_config(bao: OpenBaoServer, annotations: dict[str, str], token_file: Path, out: Path) -> dict[str, Any]:
     """OpenBao Agent's configuration from the annotations, as the injector writes it: kubernetes auto-auth on
     ``auth-path`` as ``role`` with the token volume's file, one template per ``agent-inject-template-<name>``
     rendered to ``<secrets dir>/<name>``."""
@@ -88,23 +87,21 @@ def agent_config(bao: TlsOpenBaoDevServer, annotations: dict[str, str], token_fi
 
 
 def test_a_pod_with_the_injector_annotations_gets_its_secret_through_openbao_agent(
+    cluster_cli: PulumiCli,
     cluster: Cluster,
-    cluster_bao: TlsOpenBaoDevServer,
+    cluster_bao: OpenBaoServer,
     namespace: str,
-    reviewer_cleanup: None,
     postgres: PostgresServer,
     tmp_path: Path,
 ) -> None:
     policy = {**json.loads(FULL_POLICY_CONFIG.read_text()), **ALLOW_REVIEWER_TOKEN}
     pg = postgres
     config = full_stack(cluster, cluster_bao, namespace, pg, reviewer="reviewer-service-account")
-    root = hvac_client(cluster_bao)
-    root.sys.enable_secrets_engine("kv", path="apps", options={"version": "2"})
+    outputs = deploy(cluster_cli, cluster, cluster_bao, config, policy).outputs  # creates the apps mount
+    root = cluster_bao.client()
     root.secrets.kv.v2.create_or_update_secret(
         "shop/orders", secret={"webhook-token": WEBHOOK_TOKEN}, mount_point="apps"
     )
-    deploy(cluster, cluster_bao, config, policy)
-    outputs = stack_outputs(config, policy)
     annotations, volumes = outputs["podAnnotations"]["billing"], outputs["podVolumes"]["billing"]
     (billing,) = [w for w in config["workloads"] if w["name"] == "billing"]
     ns, sa = billing["namespace"], billing["serviceAccount"]
@@ -176,7 +173,7 @@ def test_a_pod_with_the_injector_annotations_gets_its_secret_through_openbao_age
 
 
 def test_the_secret_provider_class_parameters_read_the_file_value(
-    cluster: Cluster, cluster_bao: TlsOpenBaoDevServer, namespace: str, reviewer_cleanup: None
+    cluster_cli: PulumiCli, cluster: Cluster, cluster_bao: OpenBaoServer, namespace: str
 ) -> None:
     config = cluster_stack(
         stack_config(DEV_STACK),
@@ -186,11 +183,11 @@ def test_the_secret_provider_class_parameters_read_the_file_value(
         vault_ca=cluster_bao.ca_pem,
         reviewer="reviewer-service-account",
     )
-    root = hvac_client(cluster_bao)
+    deployment = deploy(cluster_cli, cluster, cluster_bao, config, ALLOW_REVIEWER_TOKEN)
+    root = cluster_bao.client()
     root.secrets.kv.v2.create_or_update_secret(
         "db", secret={"username": "db-user", "password": "x"}, mount_point="secret"
     )
-    deployment = deploy(cluster, cluster_bao, config, ALLOW_REVIEWER_TOKEN)
     (spc,) = deployment.objects_of("SecretProviderClass")
     params = spc["spec"]["parameters"]
     assert spc["spec"]["provider"] == "vault" and params["vaultAddress"] == cluster_bao.address

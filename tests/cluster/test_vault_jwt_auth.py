@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import hvac.exceptions
 import pytest
 
+from sandbox.engine import PulumiCli
+from sandbox.servers import OpenBaoServer
 from tests.cluster.kube import Cluster
-from tests.cluster.openbao_tls import TlsOpenBaoDevServer
-from tests.cluster.stack import DEV_STACK, cluster_stack, deploy, hvac_client, stack_config
+from tests.cluster.stack import DEV_STACK, cluster_stack, deploy, stack_config
 from tests.cluster.vault_login import login, refusal
 
 MOUNT = "jwt"
@@ -22,17 +23,17 @@ VALUE = {"apikey": "jwt-delivered-value"}
 DISCOVERY_BINDING = "vaultk8s-test-anonymous-issuer-discovery"
 
 
-def jwt_stack(cluster: Cluster, bao: TlsOpenBaoDevServer, namespace: str, **overrides: object) -> dict[str, object]:
+def jwt_stack(cluster: Cluster, bao: OpenBaoServer, namespace: str, **overrides: object) -> dict[str, object]:
     base = stack_config(DEV_STACK)
     base["cluster"] = {"name": "dev", "authMethod": "jwt", "audience": "vault"}
     return cluster_stack(base, cluster, bao.address, namespace, vault_ca=bao.ca_pem, **overrides)
 
 
-def assert_jwt_logins(cluster: Cluster, bao: TlsOpenBaoDevServer, config: dict[str, object]) -> None:
+def assert_jwt_logins(cluster: Cluster, bao: OpenBaoServer, config: dict[str, object]) -> None:
     workloads = {w["name"]: w for w in config["workloads"]}  # type: ignore[attr-defined]
     myapp, db = workloads["myapp"], workloads["db-client"]
     ns, sa, role = myapp["namespace"], myapp["serviceAccount"], myapp["role"]
-    hvac_client(bao).secrets.kv.v2.create_or_update_secret("myapp", secret=VALUE, mount_point="secret")
+    bao.client().secrets.kv.v2.create_or_update_secret("myapp", secret=VALUE, mount_point="secret")
 
     token = cluster.token(ns, sa)
     client = login(bao, MOUNT, role, token)
@@ -46,7 +47,7 @@ def assert_jwt_logins(cluster: Cluster, bao: TlsOpenBaoDevServer, config: dict[s
         client.secrets.kv.v2.read_secret_version("db", mount_point="secret", raise_on_deleted_version=True)
     uid = cluster.core.read_namespaced_service_account(sa, ns).metadata.uid
     assert client.auth.token.lookup_self()["data"]["meta"]["role"] == role
-    entity = hvac_client(bao).secrets.identity.read_entity(client.auth.token.lookup_self()["data"]["entity_id"])
+    entity = bao.client().secrets.identity.read_entity(client.auth.token.lookup_self()["data"]["entity_id"])
     assert [a["name"] for a in entity["data"]["aliases"]] == [uid]  # user_claim: the account's UID
 
     now = int(time.time())
@@ -59,12 +60,12 @@ def assert_jwt_logins(cluster: Cluster, bao: TlsOpenBaoDevServer, config: dict[s
 
 
 def test_jwt_auth_with_the_api_servers_public_key(
-    cluster: Cluster, cluster_bao: TlsOpenBaoDevServer, namespace: str
+    cluster_cli: PulumiCli, cluster: Cluster, cluster_bao: OpenBaoServer, namespace: str
 ) -> None:
     config = jwt_stack(cluster, cluster_bao, namespace, jwtValidationPubkeys=[cluster.service_account_public_key_pem])
-    deployment = deploy(cluster, cluster_bao, config)
+    deployment = deploy(cluster_cli, cluster, cluster_bao, config)
     assert not deployment.objects_of("ClusterRoleBinding")  # no TokenReview, so no auth-delegator
-    mount_config = hvac_client(cluster_bao).read(f"auth/{MOUNT}/config")["data"]
+    mount_config = cluster_bao.client().read(f"auth/{MOUNT}/config")["data"]
     assert mount_config["bound_issuer"] == cluster.issuer
     assert mount_config["oidc_discovery_url"] == ""
     assert_jwt_logins(cluster, cluster_bao, config)
@@ -83,20 +84,20 @@ def anonymous_discovery(cluster: Cluster) -> Iterator[None]:
 
 
 def test_jwt_auth_with_oidc_discovery_at_the_issuer(
-    cluster: Cluster, cluster_bao: TlsOpenBaoDevServer, namespace: str
+    cluster_cli: PulumiCli, cluster: Cluster, cluster_bao: OpenBaoServer, namespace: str
 ) -> None:
     config = jwt_stack(cluster, cluster_bao, namespace)
     # Without the discovery binding the API server answers 401 to anonymous discovery: the mount is refused.
     with pytest.raises(hvac.exceptions.InvalidRequest, match="(?i)discovery|401|unauthorized"):
-        deploy(cluster, cluster_bao, config)
+        deploy(cluster_cli, cluster, cluster_bao, config)
 
 
 def test_jwt_auth_with_oidc_discovery_when_anonymous_discovery_is_allowed(
-    cluster: Cluster, cluster_bao: TlsOpenBaoDevServer, namespace: str, anonymous_discovery: None
+    cluster_cli: PulumiCli, cluster: Cluster, cluster_bao: OpenBaoServer, namespace: str, anonymous_discovery: None
 ) -> None:
     config = jwt_stack(cluster, cluster_bao, namespace)
-    deploy(cluster, cluster_bao, config)
-    mount_config = hvac_client(cluster_bao).read(f"auth/{MOUNT}/config")["data"]
+    deploy(cluster_cli, cluster, cluster_bao, config)
+    mount_config = cluster_bao.client().read(f"auth/{MOUNT}/config")["data"]
     assert mount_config["oidc_discovery_url"] == cluster.issuer
     assert mount_config["oidc_discovery_ca_pem"] == cluster.ca_pem
     assert mount_config["jwt_validation_pubkeys"] == []

@@ -1,8 +1,10 @@
 """OpenBao's kubernetes auth trusting the real API server: TokenRequest tokens in, least privilege out.
 
-The stack (dev, client-jwt reviewer) is deployed by ``tests.cluster.stack.deploy``: its Kubernetes objects
-applied to the API server, its auth mount, policies and roles written to OpenBao. Every login below is a
-real TokenReview by kube-apiserver.
+The dev stack is deployed with `pulumi up` (tests.cluster.stack.deploy): the kubernetes provider creates its
+objects in the API server, the vault provider its auth mount (with this API server's host and CA), policies
+and roles in OpenBao. Every login below is a real TokenReview by kube-apiserver. OpenBao runs outside the
+cluster, so its reviewer is the stack's reviewer ServiceAccount (or, in client-jwt mode, each pod's own token,
+which the API server accepts only for its own audience).
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ from typing import Any
 import hvac.exceptions
 import pytest
 
+from components.spec import validate_cluster
+from components.validation import SpecError
 from components.vault_auth import REVIEWER_NAME
+from planner.engine import is_secret
+from sandbox.engine import PulumiCli
+from sandbox.servers import OpenBaoServer
 from tests.cluster.kube import ApiException, Cluster, wait_until
-from tests.cluster.openbao_tls import TlsOpenBaoDevServer
 from tests.cluster.stack import (
     ALLOW_REVIEWER_TOKEN,
     DEV_STACK,
     Deployment,
     cluster_stack,
     deploy,
-    hvac_client,
     stack_config,
 )
 from tests.cluster.vault_login import login, refusal, refused
@@ -34,8 +39,8 @@ SECRETS = {
 MOUNT = "kubernetes"
 
 
-def write_secrets(bao: TlsOpenBaoDevServer) -> None:
-    root = hvac_client(bao)
+def write_secrets(bao: OpenBaoServer) -> None:
+    root = bao.client()
     for path, data in SECRETS.items():
         mount, _, rest = path.partition("/")
         root.secrets.kv.v2.create_or_update_secret(rest, secret=data, mount_point=mount)
@@ -46,11 +51,35 @@ def workload(deployment: Deployment, name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def dev(cluster: Cluster, cluster_bao: TlsOpenBaoDevServer, namespace: str) -> Deployment:
+def dev(cluster_cli: PulumiCli, cluster: Cluster, cluster_bao: OpenBaoServer, namespace: str) -> Deployment:
+    """The dev stack with the reviewer ServiceAccount (OpenBao runs outside the cluster)."""
     config = cluster_stack(
-        stack_config(DEV_STACK), cluster, cluster_bao.address, namespace, vault_ca=cluster_bao.ca_pem
+        stack_config(DEV_STACK),
+        cluster,
+        cluster_bao.address,
+        namespace,
+        vault_ca=cluster_bao.ca_pem,
+        reviewer="reviewer-service-account",
     )
-    deployment = deploy(cluster, cluster_bao, config)
+    deployment = deploy(cluster_cli, cluster, cluster_bao, config, ALLOW_REVIEWER_TOKEN)
+    write_secrets(cluster_bao)
+    return deployment
+
+
+@pytest.fixture
+def client_jwt(cluster_cli: PulumiCli, cluster: Cluster, cluster_bao: OpenBaoServer, namespace: str) -> Deployment:
+    """client-jwt: each pod's token is the TokenReview's credential, so the roles bind the API server's own
+    audience, the only one it accepts."""
+    config = cluster_stack(
+        stack_config(DEV_STACK),
+        cluster,
+        cluster_bao.address,
+        namespace,
+        vault_ca=cluster_bao.ca_pem,
+        reviewer="client-jwt",
+        audience=cluster.api_audience,
+    )
+    deployment = deploy(cluster_cli, cluster, cluster_bao, config)
     write_secrets(cluster_bao)
     return deployment
 
@@ -62,13 +91,13 @@ def read(client: hvac.Client, path: str) -> dict[str, Any]:
 
 
 def test_each_workload_logs_in_with_its_token_and_reads_only_its_own_secret(
-    cluster: Cluster, cluster_bao: TlsOpenBaoDevServer, dev: Deployment
+    cluster: Cluster, cluster_bao: OpenBaoServer, dev: Deployment
 ) -> None:
-    root = hvac_client(cluster_bao)
+    root = cluster_bao.client()
     for name, own, other in (("myapp", "secret/myapp", "secret/db"), ("db-client", "secret/db", "secret/myapp")):
         w = workload(dev, name)
         uid = cluster.core.read_namespaced_service_account(w["serviceAccount"], w["namespace"]).metadata.uid
-        client = login(cluster_bao, MOUNT, w["role"], cluster.client_jwt_token(w["namespace"], w["serviceAccount"]))
+        client = login(cluster_bao, MOUNT, w["role"], cluster.token(w["namespace"], w["serviceAccount"]))
         assert read(client, own) == SECRETS[own]
         with pytest.raises(hvac.exceptions.Forbidden):
             read(client, other)
@@ -81,23 +110,25 @@ def test_each_workload_logs_in_with_its_token_and_reads_only_its_own_secret(
 
 
 def test_logins_the_role_does_not_bind_are_refused(
-    cluster: Cluster, cluster_bao: TlsOpenBaoDevServer, dev: Deployment, namespace: str
+    cluster: Cluster, cluster_bao: OpenBaoServer, dev: Deployment, namespace: str
 ) -> None:
     w = workload(dev, "myapp")
     ns, sa, role = w["namespace"], w["serviceAccount"], w["role"]
-    good = cluster.client_jwt_token(ns, sa)
+    good = cluster.token(ns, sa)
     login(cluster_bao, MOUNT, role, good)
 
     cluster.service_account(ns, "intruder")
-    assert "not authorized" in refusal(cluster_bao, MOUNT, role, cluster.client_jwt_token(ns, "intruder"))
+    assert "not authorized" in refusal(cluster_bao, MOUNT, role, cluster.token(ns, "intruder"))
 
     elsewhere = f"{namespace}-elsewhere"
     cluster.namespace(elsewhere)
     cluster.service_account(elsewhere, sa)  # the same name, another namespace
-    assert "namespace not authorized" in refusal(cluster_bao, MOUNT, role, cluster.client_jwt_token(elsewhere, sa))
+    assert "namespace not authorized" in refusal(cluster_bao, MOUNT, role, cluster.token(elsewhere, sa))
 
     # The API server's own audience instead of the role's `vault`.
-    assert "invalid audience" in refusal(cluster_bao, MOUNT, role, cluster.token(ns, sa, audiences=[cluster.issuer]))
+    assert "invalid audience" in refusal(
+        cluster_bao, MOUNT, role, cluster.token(ns, sa, audiences=[cluster.api_audience])
+    )
 
     now = int(time.time())
     login(cluster_bao, MOUNT, role, cluster.resign(good))  # the re-signing alone changes nothing
@@ -109,44 +140,42 @@ def test_logins_the_role_does_not_bind_are_refused(
     cluster.core.delete_namespace(elsewhere)
 
 
-def test_client_jwt_refuses_a_token_for_vault_alone_on_a_stock_api_server(
-    cluster: Cluster, cluster_bao: TlsOpenBaoDevServer, dev: Deployment
-) -> None:
-    """The delivery objects request `vault`-only tokens (ESO serviceAccountRef.audiences, the CSI audience, the
-    injector's projected volume); in client-jwt mode OpenBao reviews such a token with itself, and an API server
-    whose --api-audiences is only its issuer (the default) answers 401. See the README's reviewer modes."""
-    w = workload(dev, "myapp")
-    token = cluster.token(w["namespace"], w["serviceAccount"], audiences=["vault"])
+def test_why_client_jwt_needs_the_api_servers_audience(cluster: Cluster, namespace: str) -> None:
+    """The reason the stack refuses client-jwt with an audience of Vault's own (spec.validate_cluster): in
+    client-jwt mode the pod's token is the TokenReview's credential, and a stock API server (--api-audiences:
+    its issuer) answers 401 to a token for `vault` alone, though the token itself is valid for Vault."""
+    cluster.service_account(namespace, "app")
+    token = cluster.token(namespace, "app", audiences=["vault"])
     assert cluster.review(token, audiences=["vault"]).authenticated is True  # a valid token for Vault...
-    assert "permission denied" in refusal(cluster_bao, MOUNT, w["role"], token)
-    # Why: the review OpenBao sends is authenticated by that token, and the API server does not accept it.
-    with pytest.raises(ApiException) as unauthorized:
+    with pytest.raises(ApiException) as unauthorized:  # ...that cannot make its own review
         cluster.review_as(token, token, ["vault"])
     assert unauthorized.value.status == 401
-    # The same account and role with a token also for the API server's audience: the login works.
-    login(cluster_bao, MOUNT, w["role"], cluster.client_jwt_token(w["namespace"], w["serviceAccount"]))
+    with pytest.raises(SpecError, match="client-jwt"):
+        validate_cluster(
+            "cluster", {"name": "c", "api_host": cluster.server, "ca_cert": cluster.ca_pem, "reviewer": "client-jwt"}
+        )
 
 
 def test_client_jwt_reviews_need_the_auth_delegator_binding_the_stack_declares(
-    cluster: Cluster, cluster_bao: TlsOpenBaoDevServer, dev: Deployment
+    cluster: Cluster, cluster_bao: OpenBaoServer, client_jwt: Deployment
 ) -> None:
-    w = workload(dev, "myapp")
+    w = workload(client_jwt, "myapp")
     ns, sa = w["namespace"], w["serviceAccount"]
     (binding,) = [
         b
-        for b in dev.objects_of("ClusterRoleBinding")
+        for b in client_jwt.objects_of("ClusterRoleBinding")
         if b["subjects"] == [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]
     ]
     assert binding["roleRef"]["name"] == "system:auth-delegator"
-    token = cluster.client_jwt_token(ns, sa)
-    login(cluster_bao, MOUNT, w["role"], token)
+    token = cluster.token(ns, sa, audiences=[cluster.api_audience])
+    assert read(login(cluster_bao, MOUNT, w["role"], token), "secret/myapp") == SECRETS["secret/myapp"]
 
     cluster.unbind_cluster_role(binding["metadata"]["name"])
     # client-jwt: OpenBao sends the TokenReview with the workload's own token, which may no longer create one.
     message = wait_until(lambda: refused(cluster_bao, MOUNT, w["role"], token), 20, "the review to be forbidden")
     assert "permission denied" in message, message
     with pytest.raises(ApiException) as forbidden:  # the review itself is what is now refused
-        cluster.review_as(token, token, ["vault"])
+        cluster.review_as(token, token, [cluster.api_audience])
     assert forbidden.value.status == 403
 
     cluster.apply(binding)
@@ -154,7 +183,7 @@ def test_client_jwt_reviews_need_the_auth_delegator_binding_the_stack_declares(
 
 
 def test_reviewer_service_account_mode_reviews_with_the_token_the_controller_filled(
-    cluster: Cluster, cluster_bao: TlsOpenBaoDevServer, namespace: str, reviewer_cleanup: None
+    cluster_cli: PulumiCli, cluster: Cluster, cluster_bao: OpenBaoServer, namespace: str
 ) -> None:
     config = cluster_stack(
         stack_config(DEV_STACK),
@@ -164,13 +193,14 @@ def test_reviewer_service_account_mode_reviews_with_the_token_the_controller_fil
         vault_ca=cluster_bao.ca_pem,
         reviewer="reviewer-service-account",
     )
-    deployment = deploy(cluster, cluster_bao, config, ALLOW_REVIEWER_TOKEN)
+    deployment = deploy(cluster_cli, cluster, cluster_bao, config, ALLOW_REVIEWER_TOKEN)
     write_secrets(cluster_bao)
     # The stack declares the reviewer, its binding and its token Secret, and no per-workload binding.
     (binding,) = deployment.objects_of("ClusterRoleBinding")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": REVIEWER_NAME, "namespace": "kube-system"}]
     (secret,) = deployment.objects_of("Secret")
-    assert secret["type"] == "kubernetes.io/service-account-token" and "data" not in secret
+    assert secret["type"] == "kubernetes.io/service-account-token"
+    assert is_secret(secret["data"])  # the engine waited for the controller's token, and keeps it a secret
     filled = cluster.secret_data("kube-system", f"{REVIEWER_NAME}-token")["token"]
     assert cluster.review(filled).user.username == f"system:serviceaccount:kube-system:{REVIEWER_NAME}"
 

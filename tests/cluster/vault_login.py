@@ -7,23 +7,22 @@ from typing import Any
 import hvac
 import hvac.exceptions
 
-from tests.cluster.stack import hvac_client
-from tests.live.openbao import OpenBaoDevServer
+from sandbox.servers import OpenBaoServer
 
 __all__ = ["LoginRefused", "login", "refusal", "refused"]
 
 LoginRefused = (hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest, hvac.exceptions.InternalServerError)
 
 
-def login(bao: OpenBaoDevServer, mount: str, role: str, token: str) -> hvac.Client:
+def login(bao: OpenBaoServer, mount: str, role: str, token: str) -> hvac.Client:
     """A client holding the Vault token a login with ``token`` on ``auth/<mount>`` as ``role`` returns."""
-    client = hvac_client(bao, token="")
+    client = bao.client(token="")
     answer: dict[str, Any] = client.write_data(f"auth/{mount}/login", data={"role": role, "jwt": token})
     client.token = answer["auth"]["client_token"]
     return client
 
 
-def refused(bao: OpenBaoDevServer, mount: str, role: str, token: str) -> str | None:
+def refused(bao: OpenBaoServer, mount: str, role: str, token: str) -> str | None:
     """The error of a refused login, or None when the login succeeded."""
     try:
         login(bao, mount, role, token)
@@ -32,7 +31,7 @@ def refused(bao: OpenBaoDevServer, mount: str, role: str, token: str) -> str | N
     return None
 
 
-def refusal(bao: OpenBaoDevServer, mount: str, role: str, token: str) -> str:
+def refusal(bao: OpenBaoServer, mount: str, role: str, token: str) -> str:
     """The error of a login that must fail (an AssertionError if it succeeds)."""
     error = refused(bao, mount, role, token)
     if error is None:

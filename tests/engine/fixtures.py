@@ -1,4 +1,5 @@
-"""Engine-tier fixtures: the toolchain's CLI and plugins, a private Pulumi home, a live OpenBao."""
+"""Engine fixtures (imported by tests/conftest.py, for the engine and cluster tiers): the toolchain's CLI and
+plugins, a private Pulumi home, a live production-like OpenBao."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def pulumi_home(toolchain_bin: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture
 def cli(toolchain_bin: Path, pulumi_home: Path, tmp_path: Path) -> PulumiCli:
-    """The CLI with this test's own file backend and passphrase."""
+    """The CLI with this test's own file backend and passphrase (its servers go with the test)."""
     return PulumiCli(toolchain_bin, pulumi_home, tmp_path / "pulumi")
 
 
