@@ -38,6 +38,9 @@ def provider() -> object:
 
 
 if __name__ == "__main__":
+    # Run as `python <dir>` (how the language host starts a component package), this directory is first on
+    # sys.path, where its module names (`platform`) would shadow the standard library's: take it off.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
     from pulumi.provider import main
 
     main(provider(), sys.argv[1:])  # type: ignore[arg-type]

@@ -56,7 +56,8 @@ def project_file(program: Path) -> dict[str, Any]:
     stack files and the backend live outside the repository."""
     project = yaml.safe_load((program / "Pulumi.yaml").read_text())
     project["main"] = str(program)
-    options = project.get("runtime", {}).get("options", {})
+    runtime = project.get("runtime")
+    options = runtime.get("options", {}) if isinstance(runtime, dict) else {}
     if "virtualenv" in options:
         options["virtualenv"] = str(program / options["virtualenv"])
     return dict(project)

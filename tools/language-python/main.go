@@ -39,7 +39,13 @@ type host struct {
 }
 
 func main() {
+	// The flags the engine may pass Pulumi's host; the program's root and runtime options also arrive in
+	// each request's ProgramInfo, which is what this host reads.
 	flag.String("tracing", "", "ignored: tracing is not supported by this host")
+	flag.String("root", "", "the program's root directory (ignored: requests carry it)")
+	flag.String("virtualenv", "", "ignored: the runtime option `virtualenv` is read from each request")
+	flag.String("toolchain", "", "ignored: the runtime option `toolchain` is read from each request")
+	flag.String("typechecker", "", "ignored: no type checker is run")
 	flag.Parse()
 	self, err := os.Executable()
 	if err != nil {
@@ -68,12 +74,15 @@ func main() {
 }
 
 // pythonToolchain resolves the project's Python from Pulumi.yaml's runtime options
-// (`virtualenv`, `toolchain`), as Pulumi's host does.
-func pythonToolchain(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) {
+// (`virtualenv`, `toolchain`), as Pulumi's host does; a plugin (policy pack, component package)
+// without a `virtualenv` option runs in `venv` beside it, as with Pulumi's host.
+func pythonToolchain(info *pulumirpc.ProgramInfo, plugin bool) (toolchain.Toolchain, error) {
 	opts := toolchain.PythonOptions{Root: info.GetRootDirectory(), ProgramDir: info.GetProgramDirectory()}
 	options := info.GetOptions().AsMap()
 	if venv, ok := options["virtualenv"].(string); ok {
 		opts.Virtualenv = venv
+	} else if plugin {
+		opts.Virtualenv = "venv"
 	}
 	switch options["toolchain"] {
 	case nil, "pip":
@@ -109,7 +118,7 @@ print(json.dumps(found))
 func (h *host) GetRequiredPackages(
 	ctx context.Context, req *pulumirpc.GetRequiredPackagesRequest,
 ) (*pulumirpc.GetRequiredPackagesResponse, error) {
-	tc, err := pythonToolchain(req.GetInfo())
+	tc, err := pythonToolchain(req.GetInfo(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +153,7 @@ func (h *host) GetRequiredPackages(
 // Run executes the program under pulumi-language-python-exec with the stack's configuration in
 // PULUMI_CONFIG and the names of its secret keys in PULUMI_CONFIG_SECRET_KEYS.
 func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
-	tc, err := pythonToolchain(req.GetInfo())
+	tc, err := pythonToolchain(req.GetInfo(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +207,7 @@ func engineAddress(*pulumirpc.RunRequest) string { return flag.Arg(0) }
 
 // RunPlugin runs a policy pack or a component package: `python <dir> <args>` in its virtualenv.
 func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
-	tc, err := pythonToolchain(req.GetInfo())
+	tc, err := pythonToolchain(req.GetInfo(), true)
 	if err != nil {
 		return err
 	}
@@ -235,7 +244,7 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 func (h *host) InstallDependencies(
 	req *pulumirpc.InstallDependenciesRequest, server pulumirpc.LanguageRuntime_InstallDependenciesServer,
 ) error {
-	tc, err := pythonToolchain(req.GetInfo())
+	tc, err := pythonToolchain(req.GetInfo(), false)
 	if err != nil {
 		return err
 	}
@@ -254,7 +263,7 @@ func (h *host) InstallDependencies(
 func (h *host) GetProgramDependencies(
 	ctx context.Context, req *pulumirpc.GetProgramDependenciesRequest,
 ) (*pulumirpc.GetProgramDependenciesResponse, error) {
-	tc, err := pythonToolchain(req.GetInfo())
+	tc, err := pythonToolchain(req.GetInfo(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +279,7 @@ func (h *host) GetProgramDependencies(
 }
 
 func (h *host) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
-	tc, err := pythonToolchain(req.GetInfo())
+	tc, err := pythonToolchain(req.GetInfo(), false)
 	if err != nil {
 		return nil, err
 	}
