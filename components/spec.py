@@ -741,7 +741,25 @@ def validate_platform(raw: object) -> PlatformSpec:
         audit_devices=audit_devices,
     )
     _check_references(spec)
+    _check_agent_reads(spec)
     return spec
+
+
+def _check_agent_reads(spec: PlatformSpec) -> None:
+    """OpenBao Agent (through 2.7) takes a KV v2 version with a `deletion_time` for a deleted one, and a mount's
+    `delete_version_after` sets one, future or not, on every version: its templates then never render
+    (consul-template before 0.37; shown by the cluster tier). Vault Agent from 1.15.6 reads them."""
+    if spec.vault.kind is not VaultServerKind.OPENBAO:
+        return
+    injected = {s.mount for w in spec.workloads for s in w.secrets_for(Delivery.AGENT_INJECTOR)}
+    for i, kv in enumerate(spec.kv):
+        if kv.delete_version_after and kv.mount in injected:
+            raise SpecError(
+                f"kv[{i}].deleteVersionAfter",
+                format_duration(kv.delete_version_after),
+                f"0 on a mount agent-injector deliveries read with vault.server openbao (OpenBao Agent treats "
+                f"every version of {kv.mount!r} as deleted when the mount sets a deletion time)",
+            )
 
 
 def _check_references(spec: PlatformSpec) -> None:

@@ -272,10 +272,13 @@ class PostgresError(RuntimeError):
 
 
 class PostgresServer:
-    """``with PostgresServer(bindir) as pg:`` — a cluster whose superuser ``postgres`` has ``admin_password``."""
+    """``with PostgresServer(bindir) as pg:`` — a cluster whose superuser ``postgres`` has ``admin_password``;
+    with ``tls``, it serves TLS only, with a certificate from a CA of its own (``ca_file``)."""
 
-    def __init__(self, bindir: Path, directory: Path | None = None) -> None:
+    def __init__(self, bindir: Path, directory: Path | None = None, tls: bool = False) -> None:
         self.bindir = bindir
+        self.tls = tls
+        self.ca_file: Path | None = None
         self.port = free_port()
         self.admin_password = secrets.token_urlsafe(24)
         self._tmp = directory or Path(tempfile.mkdtemp(prefix="pg-"))
@@ -322,12 +325,31 @@ class PostgresServer:
             ]
         )
         pwfile.unlink()
+        if self.tls:
+            self._serve_tls()
         state = self._tmp / "server.json"
         state.touch(mode=0o600)
         state.write_text(
             json.dumps({"bindir": str(self.bindir), "port": self.port, "admin_password": self.admin_password})
         )
         self.start()
+
+    def _serve_tls(self) -> None:
+        """A serving certificate for 127.0.0.1, and host connections without TLS refused (pg_hba hostssl)."""
+        tls_dir = self._tmp / "tls"
+        tls_dir.mkdir(exist_ok=True)
+        authority = CertificateAuthority(tls_dir, "vaultk8s-postgres-ca")
+        serving = authority.issue("postgres", "postgres", ip_addresses=("127.0.0.1",), server=True)
+        self.ca_file = authority.cert
+        if os.geteuid() == 0:
+            for path in (tls_dir, serving.cert, serving.key):
+                shutil.chown(path, "postgres")
+        serving.key.chmod(0o600)
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(f"ssl = on\nssl_cert_file = '{serving.cert}'\nssl_key_file = '{serving.key}'\n")
+        (self.data / "pg_hba.conf").write_text(
+            "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 0.0.0.0/0 reject\n"
+        )
 
     def __enter__(self) -> PostgresServer:
         self.create()
@@ -351,8 +373,9 @@ class PostgresServer:
 
     @property
     def connection_url(self) -> str:
-        """The URL Vault connects with, credentials left as Vault's templates."""
-        return f"postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{self.port}/postgres?sslmode=disable"
+        """The URL Vault connects with, credentials left as Vault's templates (TLS verified against the CA)."""
+        tls = f"sslmode=verify-full&sslrootcert={self.ca_file}" if self.ca_file else "sslmode=disable"
+        return f"postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{self.port}/postgres?{tls}"
 
     def query(self, sql: str, user: str = "postgres", password: str | None = None) -> str:
         """Run ``sql`` over TCP as ``user``; the first column of the last row, or ''.
@@ -367,6 +390,7 @@ class PostgresServer:
                 dbname="postgres",
                 connect_timeout=5,
                 autocommit=True,
+                **({"sslmode": "verify-full", "sslrootcert": str(self.ca_file)} if self.ca_file else {}),
             ) as connection:
                 cursor = connection.execute(sql)
                 rows = cursor.fetchall() if cursor.description else []

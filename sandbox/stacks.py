@@ -54,10 +54,13 @@ def audit_files(directory: Path) -> list[dict[str, str]]:
 
 def on_openbao(config: dict[str, Any], audit_devices: list[dict[str, str]]) -> dict[str, Any]:
     """``config`` for an OpenBao server whose configuration declares ``audit_devices`` (the stack
-    creates none; it exports the stanzas as `auditConfig`)."""
+    creates none; it exports the stanzas as `auditConfig`). KV mounts lose `deleteVersionAfter`: OpenBao
+    Agent cannot read a version with a deletion time (the stack refuses the two together)."""
     config = copy.deepcopy(config)
     config[key("vault")] = {**config.get(key("vault"), {}), "server": "openbao"}
     config[key("auditDevices")] = audit_devices
+    for mount in config.get(key("kv"), []):
+        mount.pop("deleteVersionAfter", None)
     return config
 
 
@@ -79,10 +82,12 @@ def with_jwt_issuer(config: dict[str, Any], issuer: ServiceAccountIssuer) -> dic
 
 
 def platform(config: dict[str, Any]) -> PlatformSpec:
-    """The stack file's platform, validated as the program validates it."""
+    """The stack file's platform, validated as the program validates it (a key holding a `secure:` value is
+    a secret key, as the engine reports it)."""
     namespaced = {k.partition(":")[2]: v for k, v in config.items() if k.startswith(f"{PROJECT}:")}
     namespaced.pop("renderYamlToDirectory", None)
-    return validate_platform(from_config(namespaced))
+    secret_keys = [key for key, value in namespaced.items() if "'secure'" in repr(value)]
+    return validate_platform(from_config(namespaced, secret_keys))
 
 
 def workloads(config: dict[str, Any]) -> list[dict[str, Any]]:

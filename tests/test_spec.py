@@ -110,6 +110,25 @@ def test_client_jwt_review_needs_the_api_servers_own_audience() -> None:
     assert accepted.cluster.auth.reviewer is ReviewerMode.CLIENT_JWT  # type: ignore[union-attr]
 
 
+def test_openbao_agent_deliveries_refuse_a_mount_that_sets_deletion_times() -> None:
+    """OpenBao Agent's templates take a version with a deletion time for deleted (tests/cluster shows the
+    agent retrying forever): a mount the injector reads may not set deleteVersionAfter on OpenBao."""
+
+    def injected(config: dict[str, Any]) -> None:
+        config["vault"]["server"] = "openbao"
+        config["kv"][0]["deleteVersionAfter"] = "90d"
+        config["workloads"][0]["secrets"][0]["delivery"] = "agent-injector"
+
+    with pytest.raises(SpecError, match=r"kv\[0\]\.deleteVersionAfter: '2160h' is not allowed"):
+        spec_with(injected)
+
+    def on_vault(config: dict[str, Any]) -> None:
+        injected(config)
+        config["vault"]["server"] = "vault"
+
+    assert spec_with(on_vault).kv[0].delete_version_after == 90 * 86400
+
+
 def test_jwt_auth_needs_an_issuer_and_keys_or_a_discovery_ca() -> None:
     def jwt(config: dict[str, Any]) -> None:
         config["cluster"] = {"name": "dev", "apiHost": "https://k.example.com", "authMethod": "jwt"}

@@ -83,6 +83,8 @@ def cluster_stack(
 
 
 PolicyConfig = Path | Mapping[str, Any] | None
+# A `secure:` value as a stack file holds one (the planner never decrypts it; examples/Pulumi.full.yaml has it).
+SECURE_PLACEHOLDER = "v1:cGxhY2Vob2xkZXItY2lwaGVydGV4dA=="
 # reviewer-service-account mode is refused by the pack unless the stack's policy config allows it.
 ALLOW_REVIEWER_TOKEN = {"vault-auth-no-long-lived-reviewer-token": {"allowLongLivedReviewerToken": True}}
 
@@ -91,7 +93,10 @@ def _run_planner(config: Mapping[str, Any], policy_config: PolicyConfig, tmp: Pa
     """``python -m planner --config-file <config> [--policy-config ...] EXTRA`` through the CLI's entry point,
     in-process (no second interpreter start); its stdout."""
     stack = tmp / "Pulumi.cluster-test.yaml"
-    stack.write_text(yaml.safe_dump({"config": {PREFIX + k: v for k, v in config.items()}}))
+    planned = copy.deepcopy(dict(config))
+    for database in planned.get("databases", []):
+        database["password"] = {"secure": SECURE_PLACEHOLDER}  # a stack file holds it encrypted
+    stack.write_text(yaml.safe_dump({"config": {PREFIX + k: v for k, v in planned.items()}}))
     argv = ["--config-file", str(stack), *extra]
     if isinstance(policy_config, Mapping):
         (tmp / "policy.json").write_text(json.dumps(policy_config))

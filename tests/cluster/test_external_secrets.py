@@ -129,7 +129,7 @@ def test_the_full_examples_vault_dynamic_secret_becomes_postgresql_credentials_t
     namespace: str,
     external_secrets: AgentProcess,
 ) -> None:
-    with PostgresServer(require_postgres()) as pg:
+    with PostgresServer(require_postgres(), tls=True) as pg:
         config = full_stack(cluster, cluster_bao, namespace, pg, reviewer="reviewer-service-account")
         policy = {**json.loads(FULL_POLICY_CONFIG.read_text()), **ALLOW_REVIEWER_TOKEN}
         deployment = deploy(cluster_cli, cluster, cluster_bao, config, policy)  # creates the apps mount

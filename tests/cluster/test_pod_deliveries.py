@@ -50,7 +50,7 @@ PREFIX = "vault.hashicorp.com/"
 
 @pytest.fixture
 def postgres() -> Iterator[PostgresServer]:
-    with PostgresServer(require_postgres()) as pg:
+    with PostgresServer(require_postgres(), tls=True) as pg:
         yield pg
 
 
@@ -145,14 +145,19 @@ def test_a_pod_with_the_injector_annotations_gets_its_secret_through_openbao_age
     secrets_dir.mkdir()
     config_file = tmp_path / "agent.json"
     config_file.write_text(json.dumps(agent_config(cluster_bao, annotations, token_file, secrets_dir)))
-    agent = subprocess.run(
-        [require_bao(), "agent", f"-config={config_file}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
-        check=False,
-    )
+    try:
+        agent = subprocess.run(
+            [require_bao(), "agent", f"-config={config_file}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+            check=False,
+        )
+    except subprocess.TimeoutExpired as hung:
+        raise AssertionError(
+            f"bao agent did not finish within 60 s:\n{hung.stdout!s:.3000}\n{hung.stderr!s:.3000}"
+        ) from None
     assert agent.returncode == 0, agent.stdout[-3000:] + agent.stderr[-3000:]
     assert (secrets_dir / "webhook-token").read_text() == WEBHOOK_TOKEN
     # The database template: a dotenv file with a user Vault created for this lease, and it logs in.

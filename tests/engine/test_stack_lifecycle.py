@@ -241,3 +241,43 @@ def test_the_policy_pack_in_the_engines_preview_agrees_with_the_offline_plan(dep
 def test_the_offline_plan_registers_what_the_engine_registers(deployed: Stack) -> None:
     config = yaml_config(deployed)
     assert plans.offline_registrations(config, deployed.name) == plans.engine_registrations(deployed)
+
+
+@pytest.mark.parametrize("example", ["dev", "full", "violating"])
+def test_a_fresh_stacks_preview_has_the_offline_plans_verdicts(
+    cli: PulumiCli,
+    openbao: OpenBaoServer,
+    issuer: ServiceAccountIssuer,
+    audit_devices: list[dict[str, str]],
+    example: str,
+    tmp_path: Path,
+) -> None:
+    """Before the first `up` every output is unknown to the engine: rules that cannot judge one say so (an
+    advisory), and every other verdict is the offline plan's."""
+    if example == "full":
+        full = stacks.against(stacks.full_stack(), openbao, tmp_path / "rendered")
+        config = stacks.on_openbao(full, audit_devices)
+        config[stacks.key("databases")][0].pop("password")  # set below, encrypted with this stack's passphrase
+        for operator in ("externalSecrets", "csi", "agentInjector"):  # no chart to fetch offline
+            config[stacks.key("delivery")].setdefault(operator, {})["install"] = False
+        extra = ("--policy-pack-config", str(stacks.PROJECT_ROOT / "examples" / "Pulumi.full.policy.json"))
+    else:
+        config = dev_jwt(openbao, issuer, audit_devices)
+        extra = ()
+    if example == "violating":
+        config[stacks.key("workloads")][0].update(tokenTtl="2h", tokenMaxTtl="4h")
+    stack = cli.stack(example, config)
+    if example == "full":
+        stack.set_secret(f"{stacks.key('databases')}[0].password", "not-used-by-a-preview", path=True)
+    stack.cli.extra_env["VAULT_TOKEN"] = openbao.root_token
+    verdicts, code = plans.engine_verdicts(stack, *extra)
+    offline = plans.offline_verdicts(
+        stack.config(),
+        stack.name,
+        json.loads((stacks.PROJECT_ROOT / "examples" / "Pulumi.full.policy.json").read_text())
+        if example == "full"
+        else None,
+    )
+    assert verdicts == offline
+    assert (code != 0) == any(level == "mandatory" for _, _, level in offline)
+    assert (example == "violating") == (code != 0)
