@@ -381,16 +381,13 @@ class PostgresServer:
         """Run ``sql`` over TCP as ``user``; the first column of the last row, or ''.
 
         Raises PostgresError with the server's message on failure."""
+        tls = f" sslmode=verify-full sslrootcert={self.ca_file}" if self.ca_file else ""
         try:
             with psycopg.connect(
-                host="127.0.0.1",
-                port=self.port,
+                f"host=127.0.0.1 port={self.port} dbname=postgres connect_timeout=5{tls}",
                 user=user,
                 password=self.admin_password if password is None else password,
-                dbname="postgres",
-                connect_timeout=5,
                 autocommit=True,
-                **({"sslmode": "verify-full", "sslrootcert": str(self.ca_file)} if self.ca_file else {}),
             ) as connection:
                 cursor = connection.execute(sql)
                 rows = cursor.fetchall() if cursor.description else []

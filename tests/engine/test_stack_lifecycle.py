@@ -260,7 +260,10 @@ def test_a_fresh_stacks_preview_has_the_offline_plans_verdicts(
         config[stacks.key("databases")][0].pop("password")  # set below, encrypted with this stack's passphrase
         for operator in ("externalSecrets", "csi", "agentInjector"):  # no chart to fetch offline
             config[stacks.key("delivery")].setdefault(operator, {})["install"] = False
-        extra = ("--policy-pack-config", str(stacks.PROJECT_ROOT / "examples" / "Pulumi.full.policy.json"))
+        extra: tuple[str, ...] = (
+            "--policy-pack-config",
+            str(stacks.PROJECT_ROOT / "examples" / "Pulumi.full.policy.json"),
+        )
     else:
         config = dev_jwt(openbao, issuer, audit_devices)
         extra = ()
