@@ -82,6 +82,13 @@ def cluster_stack(
     return config
 
 
+def dev_with_reviewer(cluster: Cluster, bao: OpenBaoServer, prefix: str) -> dict[str, Any]:
+    """The dev stack aimed here with the reviewer ServiceAccount (OpenBao runs outside the cluster)."""
+    return cluster_stack(
+        stack_config(DEV_STACK), cluster, bao.address, prefix, vault_ca=bao.ca_pem, reviewer="reviewer-service-account"
+    )
+
+
 PolicyConfig = Path | Mapping[str, Any] | None
 # A `secure:` value as a stack file holds one (the planner never decrypts it; examples/Pulumi.full.yaml has it).
 SECURE_PLACEHOLDER = "v1:cGxhY2Vob2xkZXItY2lwaGVydGV4dA=="

@@ -34,12 +34,10 @@ from sandbox.servers import OpenBaoServer
 from tests.cluster.kube import ApiException, Cluster, wait_until
 from tests.cluster.stack import (
     ALLOW_REVIEWER_TOKEN,
-    DEV_STACK,
     FULL_POLICY_CONFIG,
-    cluster_stack,
     deploy,
+    dev_with_reviewer,
     full_stack,
-    stack_config,
 )
 from tests.cluster.vault_login import login, refusal, refused
 from tests.live.openbao import require_bao
@@ -180,14 +178,7 @@ def test_a_pod_with_the_injector_annotations_gets_its_secret_through_openbao_age
 def test_the_secret_provider_class_parameters_read_the_file_value(
     cluster_cli: PulumiCli, cluster: Cluster, cluster_bao: OpenBaoServer, namespace: str
 ) -> None:
-    config = cluster_stack(
-        stack_config(DEV_STACK),
-        cluster,
-        cluster_bao.address,
-        namespace,
-        vault_ca=cluster_bao.ca_pem,
-        reviewer="reviewer-service-account",
-    )
+    config = dev_with_reviewer(cluster, cluster_bao, namespace)
     deployment = deploy(cluster_cli, cluster, cluster_bao, config, ALLOW_REVIEWER_TOKEN)
     root = cluster_bao.client()
     root.secrets.kv.v2.create_or_update_secret(

@@ -28,6 +28,7 @@ from tests.cluster.stack import (
     Deployment,
     cluster_stack,
     deploy,
+    dev_with_reviewer,
     stack_config,
 )
 from tests.cluster.vault_login import login, refusal, refused
@@ -53,14 +54,7 @@ def workload(deployment: Deployment, name: str) -> dict[str, Any]:
 @pytest.fixture
 def dev(cluster_cli: PulumiCli, cluster: Cluster, cluster_bao: OpenBaoServer, namespace: str) -> Deployment:
     """The dev stack with the reviewer ServiceAccount (OpenBao runs outside the cluster)."""
-    config = cluster_stack(
-        stack_config(DEV_STACK),
-        cluster,
-        cluster_bao.address,
-        namespace,
-        vault_ca=cluster_bao.ca_pem,
-        reviewer="reviewer-service-account",
-    )
+    config = dev_with_reviewer(cluster, cluster_bao, namespace)
     deployment = deploy(cluster_cli, cluster, cluster_bao, config, ALLOW_REVIEWER_TOKEN)
     write_secrets(cluster_bao)
     return deployment
@@ -185,14 +179,7 @@ def test_client_jwt_reviews_need_the_auth_delegator_binding_the_stack_declares(
 def test_reviewer_service_account_mode_reviews_with_the_token_the_controller_filled(
     cluster_cli: PulumiCli, cluster: Cluster, cluster_bao: OpenBaoServer, namespace: str
 ) -> None:
-    config = cluster_stack(
-        stack_config(DEV_STACK),
-        cluster,
-        cluster_bao.address,
-        namespace,
-        vault_ca=cluster_bao.ca_pem,
-        reviewer="reviewer-service-account",
-    )
+    config = dev_with_reviewer(cluster, cluster_bao, namespace)
     deployment = deploy(cluster_cli, cluster, cluster_bao, config, ALLOW_REVIEWER_TOKEN)
     write_secrets(cluster_bao)
     # The stack declares the reviewer, its binding and its token Secret, and no per-workload binding.

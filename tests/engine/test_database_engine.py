@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import hvac
@@ -107,6 +107,21 @@ def deploy(
     return stack
 
 
+Deploy = Callable[..., Stack]
+
+
+@pytest.fixture
+def deploy_with(
+    cli: PulumiCli,
+    openbao: OpenBaoServer,
+    pg: PostgresServer,
+    issuer: ServiceAccountIssuer,
+    audit_devices: list[dict[str, str]],
+) -> Deploy:
+    """``deploy_with(**database)``: the database stack (``database_stack`` options) deployed with `pulumi up`."""
+    return lambda **database: deploy(cli, openbao, pg, database_stack(pg, issuer, **database), audit_devices)
+
+
 def login(bao: OpenBaoServer, issuer: ServiceAccountIssuer) -> hvac.Client:
     token = issuer.issue("shop", "orders", ["vault"])
     answer = hvac.Client(url=bao.address).auth.jwt.jwt_login("orders", token, path="jwt")
@@ -114,14 +129,13 @@ def login(bao: OpenBaoServer, issuer: ServiceAccountIssuer) -> hvac.Client:
 
 
 def test_dynamic_credentials_work_until_revoked_and_no_secret_is_in_plain_text(
-    cli: PulumiCli,
+    deploy_with: Deploy,
     openbao: OpenBaoServer,
     pg: PostgresServer,
     issuer: ServiceAccountIssuer,
-    audit_devices: list[dict[str, str]],
     audit_log: Any,
 ) -> None:
-    stack = deploy(cli, openbao, pg, database_stack(pg, issuer), audit_devices)
+    stack = deploy_with()
     stack.preview("--expect-no-changes")
     workload = login(openbao, issuer)
 
@@ -147,7 +161,7 @@ def test_dynamic_credentials_work_until_revoked_and_no_secret_is_in_plain_text(
     for value in (pg.admin_password, apikey, password):
         assert value not in state
         assert value not in outputs
-        assert value not in cli.log.read_text()
+        assert value not in stack.cli.log.read_text()
         assert value not in audit_log.read_text()  # OpenBao's audit device HMACs every secret
     connection = next(
         r for r in stack.resources() if r["type"] == "vault:database/secretBackendConnection:SecretBackendConnection"
@@ -156,13 +170,12 @@ def test_dynamic_credentials_work_until_revoked_and_no_secret_is_in_plain_text(
 
 
 def test_dynamic_credentials_expire_with_their_ttl(
-    cli: PulumiCli,
+    deploy_with: Deploy,
     openbao: OpenBaoServer,
     pg: PostgresServer,
     issuer: ServiceAccountIssuer,
-    audit_devices: list[dict[str, str]],
 ) -> None:
-    deploy(cli, openbao, pg, database_stack(pg, issuer, default_ttl="3s", max_ttl="3s"), audit_devices)
+    deploy_with(default_ttl="3s", max_ttl="3s")
     lease = login(openbao, issuer).read("database/creds/orders-read")
     user, password = lease["data"]["username"], lease["data"]["password"]
     assert pg.can_login(user, password)
@@ -173,13 +186,12 @@ def test_dynamic_credentials_expire_with_their_ttl(
 
 
 def test_renewal_extends_a_lease_up_to_max_ttl_and_no_further(
-    cli: PulumiCli,
+    deploy_with: Deploy,
     openbao: OpenBaoServer,
     pg: PostgresServer,
     issuer: ServiceAccountIssuer,
-    audit_devices: list[dict[str, str]],
 ) -> None:
-    deploy(cli, openbao, pg, database_stack(pg, issuer, default_ttl="10s", max_ttl="20s"), audit_devices)
+    deploy_with(default_ttl="10s", max_ttl="20s")
     workload = login(openbao, issuer)
     issued = time.monotonic()
     lease = workload.read("database/creds/orders-read")
@@ -197,13 +209,12 @@ def test_renewal_extends_a_lease_up_to_max_ttl_and_no_further(
 
 
 def test_static_and_root_rotation_and_a_second_up_does_not_reset_the_admin_password(
-    cli: PulumiCli,
+    deploy_with: Deploy,
     openbao: OpenBaoServer,
     pg: PostgresServer,
     issuer: ServiceAccountIssuer,
-    audit_devices: list[dict[str, str]],
 ) -> None:
-    stack = deploy(cli, openbao, pg, database_stack(pg, issuer, rotation="5s", rotate_root=True), audit_devices)
+    stack = deploy_with(rotation="5s", rotate_root=True)
     workload = login(openbao, issuer)
     assert not pg.can_login(STATIC_USER, STATIC_INITIAL_PASSWORD)  # Vault took the user over
     assert not pg.can_login("postgres", pg.admin_password)  # only Vault knows the admin password now
@@ -228,13 +239,12 @@ def test_static_and_root_rotation_and_a_second_up_does_not_reset_the_admin_passw
 
 
 def test_postgres_down_is_a_clear_error_and_recovery_needs_nothing(
-    cli: PulumiCli,
+    deploy_with: Deploy,
     openbao: OpenBaoServer,
     pg: PostgresServer,
     issuer: ServiceAccountIssuer,
-    audit_devices: list[dict[str, str]],
 ) -> None:
-    stack = deploy(cli, openbao, pg, database_stack(pg, issuer), audit_devices)
+    stack = deploy_with()
     workload = login(openbao, issuer)
     pg.stop()
     with pytest.raises(hvac.exceptions.InternalServerError) as down:
@@ -249,13 +259,12 @@ def test_postgres_down_is_a_clear_error_and_recovery_needs_nothing(
 
 
 def test_openbao_restart_loses_nothing_and_the_stack_has_nothing_to_do(
-    cli: PulumiCli,
+    deploy_with: Deploy,
     openbao: OpenBaoServer,
     pg: PostgresServer,
     issuer: ServiceAccountIssuer,
-    audit_devices: list[dict[str, str]],
 ) -> None:
-    stack = deploy(cli, openbao, pg, database_stack(pg, issuer), audit_devices)
+    stack = deploy_with()
     apikey = openbao.client().read("kv/data/orders")["data"]["data"]["apikey"]
 
     openbao.restart()
