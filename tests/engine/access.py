@@ -23,7 +23,7 @@ Login = Callable[[str, str, str], str]  # (role, namespace, service account) -> 
 
 def seed(root: hvac.Client, values: Mapping[str, Mapping[str, str]] = SEEDED) -> None:
     for path, data in values.items():
-        root.write_data(path, data=dict(data))
+        root.write_data(path, data={"data": dict(data)})
 
 
 def read_value(client: hvac.Client, path: str, key: str) -> str:

@@ -113,7 +113,9 @@ def test_changes_reach_the_server_exactly(deployed: Stack, openbao: OpenBaoServe
     # (a new KV version), the mount and every other path untouched.
     rotations = deployed.outputs()["nextRotations"]
     version = root.secrets.kv.v2.read_secret_metadata("myapp", mount_point="secret")["data"]["current_version"]
-    config[stacks.key("kv")][0]["generated"][0]["rotateEvery"] = "1d"
+    config[stacks.key("kv")][0]["generated"][0]["rotateEvery"] = (
+        "12h"  # (1d and 7d boundaries can coincide with 30d ones)
+    )
     apply(deployed, config)
     assert deployed.outputs()["nextRotations"]["secret/myapp"] != rotations["secret/myapp"]
     metadata = root.secrets.kv.v2.read_secret_metadata("myapp", mount_point="secret")["data"]
