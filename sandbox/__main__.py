@@ -12,6 +12,7 @@ stops what ``up`` started.
 from __future__ import annotations
 
 import argparse
+import secrets
 import shutil
 import sys
 from pathlib import Path
@@ -31,7 +32,23 @@ def sandbox_config(source: Path, bao: OpenBaoServer, issuer: ServiceAccountIssue
     """The chosen stack file aimed at the sandbox: its OpenBao (audit devices in the server's
     configuration), jwt auth with the sandbox's issuer, manifests rendered to a directory."""
     config = stacks.with_jwt_issuer(stacks.against(stacks.stack_file(source), bao, work / "rendered"), issuer)
-    return stacks.on_openbao(config, stacks.audit_files(work))
+    config = stacks.on_openbao(config, stacks.audit_files(work))
+    # No cluster runs the operators here: only the per-workload objects are rendered.
+    delivery = config.setdefault(stacks.key("delivery"), {})
+    for operator in ("externalSecrets", "csi", "agentInjector"):
+        delivery[operator] = {**delivery.get(operator, {}), "install": False}
+    return config
+
+
+def pulumi(work: Path, token: str) -> PulumiCli:
+    """The CLI on the sandbox's backend, with its passphrase (made once, kept beside the backend, 0600)."""
+    passphrase = work / "passphrase"
+    if not passphrase.exists():
+        passphrase.touch(mode=0o600)
+        passphrase.write_text(secrets.token_urlsafe(24))
+    return PulumiCli(
+        toolchain_bin(), work / "pulumi-home", work, passphrase=passphrase.read_text(), extra_env={"VAULT_TOKEN": token}
+    )
 
 
 def up(work: Path, source: Path) -> int:
@@ -67,7 +84,7 @@ def up(work: Path, source: Path) -> int:
     root = bao.client()
     root.sys.create_or_update_acl_policy("deployer", deployer_policy(stacks.platform(config)))
     deployer = root.auth.token.create(policies=["deployer"], no_default_policy=True, ttl="768h")["auth"]["client_token"]
-    cli = PulumiCli(bin_dir, work / "pulumi-home", work, extra_env={"VAULT_TOKEN": deployer})
+    cli = pulumi(work, deployer)
     cli.install_plugins()
     stack = cli.stack(STACK, config)
     (work / "deployer-token").write_text(deployer)
@@ -112,8 +129,7 @@ def down(work: Path) -> int:
         return 0
     bao = OpenBaoServer.attach(work / "openbao")
     deployer = (work / "deployer-token").read_text() if (work / "deployer-token").exists() else bao.root_token
-    cli = PulumiCli(toolchain_bin(), work / "pulumi-home", work, extra_env={"VAULT_TOKEN": deployer})
-    Stack(cli, STACK).destroy()
+    Stack(pulumi(work, deployer), STACK).run("destroy", "--yes", "--skip-preview", check=False)
     bao.stop()
     if (work / "postgres" / "server.json").exists():
         PostgresServer.attach(work / "postgres").stop()

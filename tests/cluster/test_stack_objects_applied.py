@@ -7,22 +7,29 @@ request uses server-side apply with ``fieldValidation=Strict``, so an unknown fi
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
 
+from sandbox.engine import PulumiCli
+from sandbox.servers import OpenBaoServer, PostgresServer
 from tests.cluster.kube import ApiException, Cluster, api_error
 from tests.cluster.stack import (
+    ALLOW_REVIEWER_TOKEN,
     DEV_STACK,
     FULL_POLICY_CONFIG,
     FULL_STACK,
     apply_stack_objects,
     cluster_stack,
     crd_documents,
+    deploy,
     ensure_crds,
+    full_stack,
     rendered_objects,
     stack_config,
 )
+from tests.live.postgres import require_postgres
 
 VAULT = "https://vault.test.invalid:8200"
 
@@ -124,3 +131,25 @@ def test_a_misspelt_field_is_rejected_by_the_crd_schema(
     # The object as the stack renders it is accepted.
     cluster.apply(obj, namespace=ns)
     assert _subset(obj["spec"], stored(cluster, obj)["spec"])
+
+
+def test_up_of_the_full_example_then_no_changes_then_destroy_removes_every_object(
+    cluster_cli: PulumiCli, cluster: Cluster, cluster_bao: OpenBaoServer, namespace: str
+) -> None:
+    """`pulumi up` of examples/Pulumi.full.yaml through the real kubernetes provider: every object it declares is
+    stored; a second preview has nothing to do; `destroy` removes every object it created."""
+    with PostgresServer(require_postgres(), tls=True) as pg:
+        config = full_stack(cluster, cluster_bao, namespace, pg, reviewer="reviewer-service-account")
+        policy = {**json.loads(FULL_POLICY_CONFIG.read_text()), **ALLOW_REVIEWER_TOKEN}
+        deployment = deploy(cluster_cli, cluster, cluster_bao, config, policy)
+        assert {"ExternalSecret", "SecretStore", "SecretProviderClass", "VaultDynamicSecret", "ServiceAccount"} <= {
+            o["kind"] for o in deployment.objects
+        }
+        assert_all_stored(cluster, deployment.objects)
+        (stack,) = cluster_cli.stacks
+        stack.preview("--expect-no-changes")
+        stack.destroy()
+        for obj in deployment.objects:
+            with pytest.raises(ApiException) as gone:
+                stored(cluster, obj)
+            assert gone.value.status == 404, obj["metadata"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import hvac
 import pytest
+import yaml
 
 from components.deployer_policy import deployer_policy
 from policies.vault_hcl import PathRule, parse_policy
@@ -20,6 +21,7 @@ from sandbox import stacks
 from sandbox.engine import PulumiCli, Stack
 from sandbox.issuer import ServiceAccountIssuer
 from sandbox.servers import OpenBaoServer
+from tests import reference
 from tests.engine import access, plans
 from tests.engine.vault_state import left_by_stack, policy, role
 
@@ -71,6 +73,29 @@ def test_up_creates_what_the_stack_declares_and_a_second_preview_is_empty(
     deployed.preview("--expect-no-changes")
 
 
+def test_the_dev_stack_with_its_deliveries_renders_manifests_the_upstream_crds_accept(
+    cli: PulumiCli,
+    openbao: OpenBaoServer,
+    issuer: ServiceAccountIssuer,
+    audit_devices: list[dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    """The dev stack as written (External Secrets and CSI deliveries; the operators installed elsewhere), its
+    manifests rendered by the real kubernetes provider: every object validates against its upstream schema."""
+    config = stacks.against(stacks.dev_stack(), openbao, tmp_path / "rendered")
+    config = stacks.on_openbao(stacks.with_jwt_issuer(config, issuer), audit_devices)
+    config[stacks.key("delivery")] = {op: {"install": False} for op in ("externalSecrets", "csi", "agentInjector")}
+    stack = cli.stack("rendered", config)
+    stack.cli.extra_env["VAULT_TOKEN"] = openbao.root_token
+    stack.up()
+    rendered = [yaml.safe_load(f.read_text()) for f in sorted((tmp_path / "rendered").rglob("*.yaml"))]
+    kinds = sorted(obj["kind"] for obj in rendered)
+    assert kinds == ["ExternalSecret", "SecretProviderClass", "SecretStore"]
+    for obj in rendered:
+        reference.validate_custom_resource(obj)
+    stack.preview("--expect-no-changes")
+
+
 def test_destroy_leaves_nothing_the_stack_created(deployed: Stack, openbao: OpenBaoServer) -> None:
     deployed.destroy()
     assert left_by_stack(openbao.client()) == {"auth": {}, "policies": set(), "mounts": {}}
@@ -112,14 +137,18 @@ def test_changes_reach_the_server_exactly(deployed: Stack, openbao: OpenBaoServe
     # Change a rotation period: the next rotation moves and the generated value is rotated now
     # (a new KV version), the mount and every other path untouched.
     rotations = deployed.outputs()["nextRotations"]
-    version = root.secrets.kv.v2.read_secret_metadata("myapp", mount_point="secret")["data"]["current_version"]
-    config[stacks.key("kv")][0]["generated"][0]["rotateEvery"] = (
-        "12h"  # (1d and 7d boundaries can coincide with 30d ones)
-    )
+    before = root.secrets.kv.v2.read_secret_version("myapp", mount_point="secret", raise_on_deleted_version=True)
+    config[stacks.key("kv")][0]["generated"][0]["rotateEvery"] = "12h"  # (1d and 7d boundaries can meet 30d's)
     apply(deployed, config)
     assert deployed.outputs()["nextRotations"]["secret/myapp"] != rotations["secret/myapp"]
-    metadata = root.secrets.kv.v2.read_secret_metadata("myapp", mount_point="secret")["data"]
-    assert metadata["current_version"] == version + 1
+    after = root.secrets.kv.v2.read_secret_version("myapp", mount_point="secret", raise_on_deleted_version=True)
+    version = before["data"]["metadata"]["version"]
+    assert after["data"]["metadata"]["version"] == version + 1
+    assert after["data"]["data"]["apikey"] != before["data"]["data"]["apikey"]
+    previous = root.secrets.kv.v2.read_secret_version(
+        "myapp", version=version, mount_point="secret", raise_on_deleted_version=True
+    )
+    assert previous["data"]["data"] == before["data"]["data"]  # a consumer mid-rotation still reads the old one
 
     # Remove the workload: its role and policy are gone from the server.
     workloads.pop()
@@ -131,9 +160,7 @@ def test_changes_reach_the_server_exactly(deployed: Stack, openbao: OpenBaoServe
 
 
 def yaml_config(stack: Stack) -> dict[str, Any]:
-    import yaml
-
-    return copy.deepcopy(yaml.safe_load(stack.config_file.read_text())["config"])
+    return copy.deepcopy(stack.config())
 
 
 def apply(stack: Stack, config: dict[str, Any]) -> None:
