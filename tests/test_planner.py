@@ -76,8 +76,11 @@ def test_out_writes_policies_and_kubernetes_objects(capsys: pytest.CaptureFixtur
         "workload-db-db-client.hcl": {"secret/data/db": ("read",)},
     }
     objects = [yaml.safe_load(p.read_text()) for p in (tmp_path / "kubernetes").glob("*.yaml")]
-    assert {(o["kind"], o["metadata"]["name"]) for o in objects} >= {
-        ("ClusterRoleBinding", "vault-auth-delegator-myapp-myapp"),
+    assert {(o["kind"], o["metadata"]["name"]) for o in objects} == {
+        ("Namespace", "external-secrets"),
+        ("SecretStore", "myapp-secret"),
+        ("ExternalSecret", "my-secret"),
+        ("SecretProviderClass", "vault-secret-provider"),
     }
     assert f"under {tmp_path}" in err
 

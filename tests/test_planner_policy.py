@@ -22,7 +22,6 @@ BROKEN_RULES = {
     "vault-audit-devices-redundant": "advisory",  # no auditDevices
     "eso-store-https-ca": "mandatory",  # no vault.caCert: SecretStores cannot pin Vault's CA
     "vault-auth-no-long-lived-reviewer-token": "mandatory",  # reviewer-service-account: a token Secret
-    "k8s-no-automount-sa-token": "advisory",  # reviewer-service-account: its ServiceAccount mounts its token
     "eso-chart-cluster-wide-off": "mandatory",  # externalSecrets.clusterWide
     "csi-sync-secret-allowed": "mandatory",  # csi.syncSecret
     "vault-role-token-ttl-cap": "mandatory",  # tokenTtl 4h
