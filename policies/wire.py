@@ -22,14 +22,16 @@ from typing import Any
 import pulumi
 from google.protobuf import struct_pb2
 from pulumi.output import Unknown
+from pulumi.runtime import rpc
 from pulumi_policy.proxy import UnknownValueError
 
 from .values import UNKNOWN, Asset
 
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
-ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
+# The engine's signatures for secrets, assets and archives, as the SDK (their one home) defines them.
+SIG_KEY: str = rpc._special_sig_key
+SECRET_SIG: str = rpc._special_secret_sig
+ASSET_SIG: str = rpc._special_asset_sig
+ARCHIVE_SIG: str = rpc._special_archive_sig
 UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """How the engine marshals any value a preview cannot know (``plugin.UnknownStringValue``)."""
 UNKNOWN_SENTINELS = frozenset(

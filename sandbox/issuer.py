@@ -19,13 +19,11 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-__all__ = ["DEFAULT_ISSUER", "ServiceAccountIssuer", "service_account_claims", "service_account_username"]
+from components.model import service_account_subject
+
+__all__ = ["DEFAULT_ISSUER", "ServiceAccountIssuer", "service_account_claims"]
 
 DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
-
-
-def service_account_username(namespace: str, service_account: str) -> str:
-    return f"system:serviceaccount:{namespace}:{service_account}"
 
 
 def service_account_claims(
@@ -42,7 +40,7 @@ def service_account_claims(
     issued_at = int(time.time()) if now is None else now
     return {
         "iss": issuer,
-        "sub": service_account_username(namespace, service_account),
+        "sub": service_account_subject(namespace, service_account),
         "aud": list(audiences),
         "iat": issued_at,
         "nbf": issued_at,
