@@ -21,7 +21,18 @@ from typing import Any
 import yaml
 
 from .core import Level, Problem, Resource, Severity, cannot_check, resource_rule
-from .values import Asset, go_bool, helm_enabled, helm_truthy, insecure_url, is_unknown, items, mapping, strings
+from .values import (
+    Asset,
+    go_bool,
+    helm_enabled,
+    helm_truthy,
+    insecure_url,
+    is_unknown,
+    items,
+    load_yaml,
+    mapping,
+    strings,
+)
 
 HELM_CHART = "kubernetes:helm.sh/v4:Chart"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -81,7 +92,7 @@ def _file_layer(index: int, file: Any) -> Layer:
         return Unreadable(f"{where} ({location}, which the pack cannot read)")
     document: Any = None
     with contextlib.suppress(yaml.YAMLError, ValueError, RecursionError):
-        document = yaml.safe_load(file.text)
+        document = load_yaml(file.text)
     if document is None:
         return {}
     return document if isinstance(document, Mapping) else Unreadable(f"{where} (not a YAML map)")

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from .values import leaves, mapping, string_leaves, url_password, url_query
+from .values import leaves, load_yaml, mapping, string_leaves, url_password, url_query
 
 _WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 CREDENTIAL_WORDS = frozenset(
@@ -128,7 +128,7 @@ def text_entries(value: str) -> Iterator[tuple[str, str]]:
             yield match.group(1), match.group(2)
     document: Any = None
     with contextlib.suppress(yaml.YAMLError, ValueError, RecursionError):
-        document = yaml.safe_load(value)
+        document = load_yaml(value)
     if isinstance(document, Mapping | list):
         for _path, key, leaf in leaves(document):
             if isinstance(leaf, str) and key:

@@ -10,7 +10,7 @@ import yaml
 
 from .charts import CHART_TYPES, CHARTS_TARGET, chart_name, chart_unknown, enabled, layers, setting
 from .core import Level, Problem, Resource, Severity, bool_param, cannot_check, crd_types, int_param, resource_rule
-from .values import go_bool, has_unknown, helm_truthy, is_set, is_unknown, items, mapping, whole_number
+from .values import go_bool, has_unknown, helm_truthy, is_set, is_unknown, items, load_yaml, mapping, whole_number
 from .vault import audience_problems, url_problems
 
 SECRET_PROVIDER_CLASSES = crd_types("secrets-store.csi.x-k8s.io", "SecretProviderClass", versions=("v1", "v1alpha1"))
@@ -117,14 +117,14 @@ def audience_set(spc: Resource, _config: Mapping[str, Any]) -> Iterator[Problem]
 def _objects(raw: str) -> tuple[list[Any], bool]:
     """The provider's ``objects`` entries, and whether the text parsed."""
     try:
-        objects = yaml.safe_load(raw)
+        objects = load_yaml(raw)
     except (yaml.YAMLError, ValueError, RecursionError):
         return [], False
     if isinstance(objects, Mapping) and "array" in objects:  # the Azure provider's `array: [ |yaml ]` form
         parsed = []
         for entry in items(objects["array"]):
             try:
-                parsed.append(yaml.safe_load(entry) if isinstance(entry, str) else entry)
+                parsed.append(load_yaml(entry) if isinstance(entry, str) else entry)
             except (yaml.YAMLError, ValueError, RecursionError):
                 return [], False
         return parsed, True
