@@ -13,6 +13,7 @@ downstream re-checks.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import typing
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -114,11 +115,13 @@ SIZE_LIMITS = (
 )
 
 
+@functools.cache  # a stack file repeats a few dozen key names thousands of times
 def camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
 
 
+@functools.cache
 def snake(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
