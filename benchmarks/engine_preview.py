@@ -62,7 +62,7 @@ for type_, name, inputs in json.loads((Path(__file__).parent / "resources.json")
 
 
 def stack_config(size: int, bao: OpenBaoServer, audit: list[dict[str, str]]) -> dict[str, Any]:
-    config = stacks.on_openbao(stacks.against(workloads(size), bao), audit)
+    config = stacks.on_openbao(stacks.against(workloads(size)["config"], bao), audit)
     delivery = config.setdefault(stacks.key("delivery"), {})
     for operator in ("externalSecrets", "csi", "agentInjector"):
         delivery.setdefault(operator, {})["install"] = False

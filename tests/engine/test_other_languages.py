@@ -57,7 +57,9 @@ def test_a_yaml_program_deploys_a_secrets_platform(pulumi_home: Path, openbao: O
     root = openbao.client()
     assert root.read("auth/jwt/role/payments")["data"]["bound_subject"] == "system:serviceaccount:payments:payments"
     assert "secret/data/payments" in root.sys.read_acl_policy(outputs["policies"]["payments"])["data"]["policy"]
-    token = root.secrets.kv.v2.read_secret_version("payments", mount_point="secret")["data"]["data"]["token"]
+    token = root.secrets.kv.v2.read_secret_version("payments", mount_point="secret", raise_on_deleted_version=True)[
+        "data"
+    ]["data"]["token"]
     assert len(token) >= 32
     stack.preview("--expect-no-changes")
     stack.destroy()
