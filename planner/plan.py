@@ -18,7 +18,7 @@ from .engine import PROJECT_ROOT, Capture, mask_secrets, run_program
 from .policy import run_policies, violation_dicts
 from .progress import Progress
 from .remedies import in_stack_terms
-from .stack_file import load_stack_config
+from .stack_file import check_engine_config_size, load_stack_config
 
 PLAN_FORMAT = "secrets-platform-plan/1"
 STEPS = 4  # read the stack file, run the stack, run the policy pack, render
@@ -51,11 +51,17 @@ def build_plan(
     progress: Progress | None = None,
     program: Path = PROJECT_ROOT / "__main__.py",
     policy: bool = True,
+    engine_limit: bool = True,
 ) -> Plan:
-    """Run the stack file ``path`` through the program and the pack. Raises ``SpecError`` for bad config."""
+    """Run the stack file ``path`` through the program and the pack. Raises ``SpecError`` for bad config.
+
+    ``engine_limit=False`` plans a stack larger than the engine can pass to a program (the benchmarks measure
+    the components at sizes a program composing them reaches)."""
     progress = progress or Progress()
     progress.step("reading the stack file")
     config, secret_keys = load_stack_config(path)
+    if engine_limit:
+        check_engine_config_size(path, config)
     stack = stack_name(path)
     workloads_declared = config.get("secrets-platform:workloads")
     count = len(workloads_declared) if isinstance(workloads_declared, list) else 0

@@ -7,6 +7,8 @@ the keys are checked by the stack's own edge (``components.spec.check_config_key
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,12 @@ from components.spec import camel, check_config_keys, secret_fields, snake, snak
 from policies.values import load_yaml
 
 from .engine import MASK, PROJECT_ROOT, project_name
+
+ENGINE_CONFIG_LIMIT = 131_072
+"""The longest environment string Linux's execve accepts (MAX_ARG_STRLEN, 32 pages), ``NAME=`` and the final NUL
+included. The engine hands a Python program, and a policy pack, the whole stack config in one variable,
+``PULUMI_CONFIG`` (pulumi/pulumi#20402): a longer config makes ``pulumi up`` and ``preview`` fail with
+``fork/exec ...: argument list too long`` before the program starts."""
 
 
 class StackFileError(Exception):
@@ -74,6 +82,33 @@ def load_stack_config(path: Path) -> tuple[dict[str, Any], list[str]]:
             _check_secure_places(path, key, value)
     secret_keys = [k for k, v in config.items() if _secure_places(v, k)]
     return {k: _mask_secure(v) for k, v in config.items()}, secret_keys
+
+
+def _go_json(value: Any) -> str:
+    """JSON as Go's encoding/json writes it: compact, UTF-8, ``<``, ``>``, ``&`` and U+2028/9 escaped."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    for char in "<>&\u2028\u2029":
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text
+
+
+def engine_config_bytes(config: Mapping[str, Any]) -> int:
+    """The length of ``PULUMI_CONFIG=<config>`` as the engine sets it, its NUL included: a map of each key to its
+    value's text (a structured value as its JSON), in Go's encoding."""
+    strings = {k: v if isinstance(v, str) else _go_json(v) for k, v in config.items()}
+    return len("PULUMI_CONFIG=") + len(_go_json(strings).encode()) + 1
+
+
+def check_engine_config_size(path: Path, config: Mapping[str, Any]) -> None:
+    """Refuse a config the engine cannot hand to the program (see ``ENGINE_CONFIG_LIMIT``)."""
+    size = engine_config_bytes(config)
+    if size > ENGINE_CONFIG_LIMIT:
+        raise StackFileError(
+            f"{path.name}: the config is {size:,} bytes as the engine passes it to the program, in one environment "
+            f"variable (PULUMI_CONFIG), and Linux allows at most {ENGINE_CONFIG_LIMIT:,}: `pulumi up` would fail "
+            "with `argument list too long` (pulumi/pulumi#20402). Split the platform into several stacks, or "
+            "compose SecretsPlatform in a program of your own that reads the workloads from a file"
+        )
 
 
 def _yaml_problem(error: yaml.MarkedYAMLError) -> str:

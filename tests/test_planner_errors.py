@@ -3,7 +3,6 @@ what is allowed; never a traceback, never exit 1 (a policy violation)."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,6 +14,7 @@ import yaml
 
 from planner.__main__ import main
 from planner.engine import PROJECT_ROOT
+from planner.stack_file import ENGINE_CONFIG_LIMIT, engine_config_bytes
 from tests.conftest import DEV_STACK
 
 FULL = PROJECT_ROOT / "examples" / "Pulumi.full.yaml"
@@ -150,18 +150,37 @@ def test_an_output_that_is_a_directory_is_refused(capsys: pytest.CaptureFixture[
     )
 
 
-def test_a_stack_beyond_the_size_limit_is_refused_up_front(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from components.spec import MAX_ENTRIES
+def padded_to(size: int) -> Callable[[dict[str, Any]], None]:
+    """The dev stack's config grown, by a key of another namespace, to ``size`` bytes as the engine passes it."""
 
-    def grow(config: dict[str, Any]) -> None:
-        secrets = [{"path": f"secret/data/s{i}", "key": "k", "name": f"k{i}"} for i in range(MAX_ENTRIES // 5)]
-        config["secrets-platform:workloads"] = [
-            {"name": f"w{i}", "namespace": f"w{i}", "serviceAccount": "w", "secrets": secrets} for i in range(6)
-        ]
+    def pad(config: dict[str, Any]) -> None:
+        config["padding:text"] = ""
+        config["padding:text"] = "x" * (size - engine_config_bytes(config))
+        assert engine_config_bytes(config) == size
 
-    error = one_line_error(capsys, "--config-file", str(dev_with(tmp_path, grow)))
-    assert re.match(r"Pulumi\.bad\.yaml: workloads: '[0-9,]+ entries' is not allowed: at most 10,000 workloads", error)
-    assert f"{MAX_ENTRIES:,} entries in all" in error
+    return pad
+
+
+def test_a_config_the_engine_cannot_pass_to_the_program_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """PULUMI_CONFIG is one environment string; tests/engine shows the real CLI fail one byte beyond the limit."""
+    assert main(["--config-file", str(dev_with(tmp_path, padded_to(ENGINE_CONFIG_LIMIT)))]) == 0
+    capsys.readouterr()
+    error = one_line_error(capsys, "--config-file", str(dev_with(tmp_path, padded_to(ENGINE_CONFIG_LIMIT + 1))))
+    assert error.startswith(
+        f"Pulumi.bad.yaml: the config is {ENGINE_CONFIG_LIMIT + 1:,} bytes as the engine passes it to the program"
+    )
+    assert f"Linux allows at most {ENGINE_CONFIG_LIMIT:,}" in error and "several stacks" in error
+
+
+def test_a_generated_1000_workload_stack_is_refused_for_its_config_size(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from benchmarks.stacks import write as write_stack
+
+    error = one_line_error(capsys, "--config-file", str(write_stack("workloads", 1000, tmp_path)))
+    assert "bytes as the engine passes it to the program" in error
 
 
 def test_bad_config_is_one_line_from_a_fresh_process_too(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -144,3 +145,19 @@ def test_durations_parse() -> None:
     assert spec.workloads[0].token_max_ttl == 5400
     with pytest.raises(SpecError, match="tokenMaxTtl.*at least tokenTtl"):
         spec_with(_set(["workloads", 0, "tokenTtl"], "2h"))
+
+
+def test_a_platform_beyond_the_size_limits_is_refused_before_any_entry_is_validated() -> None:
+    """A program composing SecretsPlatform has no config limit: the model's own limits refuse it, naming them."""
+    from components.spec import MAX_ENTRIES
+
+    secrets = [{"path": f"secret/data/s{i}", "key": "k", "name": f"k{i}"} for i in range(MAX_ENTRIES // 5)]
+    config = project_config()
+    config["workloads"] = [
+        {"name": f"w{i}", "namespace": f"w{i}", "serviceAccount": "w", "secrets": secrets} for i in range(6)
+    ] + [{"name": "never validated", "namespace": 7}]
+    with pytest.raises(SpecError) as refused:
+        validate_platform(from_config(config))
+    message = str(refused.value)
+    assert re.match(r"workloads: '[0-9,]+ entries' is not allowed: at most 10,000 workloads", message), message
+    assert f"{MAX_ENTRIES:,} entries in all" in message
