@@ -7,8 +7,11 @@ resources without components, in the same run.
 Both previews are fresh (nothing deployed yet) and run with the toolchain's CLI and plugins against a live
 OpenBao (the vault provider logs in and makes its child token, as in any preview):
 
-- **stack**: the project's program (``__main__.py``) over ``benchmarks.stacks.workloads(n)``, its operators
-  installed outside the stack (no chart to fetch) and its database password set with `config set --secret`;
+- **stack**: ``SecretsPlatform`` over ``benchmarks.stacks.workloads(n)``, its operators installed outside the
+  stack (no chart to fetch), composed in a program that reads the platform from a file and exports what
+  ``__main__.py`` exports. The project's own program cannot take 1,000 workloads: its config would be 865 KB,
+  and the engine passes a program its config in one environment variable, which Linux caps at 128 KiB
+  (``planner.stack_file.ENGINE_CONFIG_LIMIT``); composing the component is what such a platform does;
 - **plain**: a generated program that registers, with ``pulumi.CustomResource``, every custom resource the
   offline plan of the same stack registers: the same types, names and inputs (secrets as secrets), no
   components, no validation.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import time
@@ -60,6 +64,36 @@ for type_, name, inputs in json.loads((Path(__file__).parent / "resources.json")
     pulumi.CustomResource(type_, name, value(inputs))
 '''
 
+COMPOSED_PROGRAM = '''"""The stack's platform composed from a file (benchmarks/engine_preview.py)."""
+import json
+import sys
+from pathlib import Path
+
+import pulumi
+
+sys.path.insert(0, {root!r})
+from components import SecretsPlatform  # noqa: E402
+from components.spec import from_config  # noqa: E402
+
+config = json.loads((Path(__file__).parent / "platform.json").read_text())
+platform = SecretsPlatform("platform", from_config(config, secret_keys={{"databases"}}))
+for name, attribute in {exports!r}:
+    pulumi.export(name, getattr(platform, attribute))
+'''
+EXPORTS = (
+    ("authMount", "auth_mount"),
+    ("roles", "roles"),
+    ("policies", "policies"),
+    ("access", "access"),
+    ("nextRotations", "next_rotations"),
+    ("podAnnotations", "pod_annotations"),
+    ("podVolumes", "pod_volumes"),
+    ("deploymentAnnotations", "deployment_annotations"),
+    ("delivered", "delivered"),
+    ("auditConfig", "audit_config"),
+)
+"""What ``__main__.py`` exports."""
+
 
 def stack_config(size: int, bao: OpenBaoServer, audit: list[dict[str, str]]) -> dict[str, Any]:
     config = stacks.on_openbao(stacks.against(workloads(size)["config"], bao), audit)
@@ -67,7 +101,7 @@ def stack_config(size: int, bao: OpenBaoServer, audit: list[dict[str, str]]) -> 
     for operator in ("externalSecrets", "csi", "agentInjector"):
         delivery.setdefault(operator, {})["install"] = False
     for database in config.get(stacks.key("databases"), []):
-        database.pop("password", None)
+        database["password"] = "benchmark-not-a-secret"  # a Pulumi secret from here on (from_config)
     return config
 
 
@@ -83,44 +117,54 @@ def plain_resources(config: dict[str, Any]) -> list[tuple[str, str, Any]]:
             return [marked(x) for x in v]
         return v
 
-    planned = {k: v for k, v in config.items()}
-    for database in planned.get(stacks.key("databases"), []):
-        database["password"] = "benchmark-not-a-secret"
-    capture = run_program(PROJECT_ROOT / "__main__.py", planned, stack="plain", secret_keys=[stacks.key("databases")])
+    capture = run_program(PROJECT_ROOT / "__main__.py", config, stack="plain", secret_keys=[stacks.key("databases")])
     return [(r.type, r.name, marked(r.inputs)) for r in capture.resources if r.custom]
 
 
-def timed_preview(cli: PulumiCli, name: str, config: dict[str, Any], secret: bool) -> float:
+def program_dir(directory: Path, main: str, files: dict[str, Any]) -> Path:
+    directory.mkdir()
+    for name, content in files.items():
+        (directory / name).write_text(json.dumps(content))
+    (directory / "__main__.py").write_text(main)
+    (directory / "Pulumi.yaml").write_text(
+        f"name: {directory.name}\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
+        f"    virtualenv: {PROJECT_ROOT / 'venv'}\n"
+    )
+    return directory
+
+
+def timed_preview(cli: PulumiCli, name: str, config: dict[str, Any]) -> tuple[float, int]:
+    """The preview's wall time, and how many resources it would create (components included)."""
     stack = cli.stack(name, config)
-    if secret:
-        stack.set_secret(f"{stacks.key('databases')}[0].password", "benchmark-not-a-secret", path=True)
     started = time.perf_counter()
-    stack.preview()
-    return time.perf_counter() - started
+    result = stack.preview()
+    seconds = time.perf_counter() - started
+    creates = re.search(r"\+ (\d+) to create", result.stdout)
+    return seconds, int(creates.group(1)) if creates else 0
 
 
 def measure(size: int, bin_dir: Path, work: Path, bao: OpenBaoServer, audit: list[dict[str, str]]) -> dict[str, Any]:
     config = stack_config(size, bao, audit)
     home = work / "pulumi-home"
-    project = PulumiCli(bin_dir, home, work / f"stack-{size}", extra_env={"VAULT_TOKEN": bao.root_token})
-    if not (home / "plugins").exists():
-        project.install_plugins()
-    stack_seconds = timed_preview(project, f"w{size}", config, secret=True)
-
-    program = work / f"plain-{size}"
-    program.mkdir()
+    provider = {"vault:address": bao.address}
+    prefix = stacks.key("")
+    platform = {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
+    composed = program_dir(
+        work / f"composed-{size}",
+        COMPOSED_PROGRAM.format(root=str(PROJECT_ROOT), exports=EXPORTS),
+        {"platform.json": platform},
+    )
     resources = plain_resources(config)
-    (program / "resources.json").write_text(json.dumps(resources))
-    (program / "__main__.py").write_text(PLAIN_PROGRAM)
-    (program / "Pulumi.yaml").write_text(
-        "name: plain\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
-        f"    virtualenv: {PROJECT_ROOT / 'venv'}\n"
-    )
-    plain = PulumiCli(
-        bin_dir, home, work / f"plain-stack-{size}", program=program, extra_env={"VAULT_TOKEN": bao.root_token}
-    )
-    plain_seconds = timed_preview(plain, f"p{size}", {"vault:address": bao.address}, secret=False)
-    return {"workloads": size, "resources": len(resources), "stack": stack_seconds, "plain": plain_seconds}
+    plain = program_dir(work / f"plain-{size}", PLAIN_PROGRAM, {"resources.json": resources})
+    seconds: dict[str, float] = {}
+    creates: dict[str, int] = {}
+    for kind, program in (("stack", composed), ("plain", plain)):
+        token = {"VAULT_TOKEN": bao.root_token}
+        cli = PulumiCli(bin_dir, home, work / f"{kind}-stack-{size}", program=program, extra_env=token)
+        if not (home / "plugins").exists():
+            cli.install_plugins()
+        seconds[kind], creates[kind] = timed_preview(cli, f"{kind}{size}", provider)
+    return {"workloads": size, "resources": len(resources), **seconds, "creates": creates}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(measure(size, bin_dir, work, bao, audit))
                 r = results[-1]
                 print(
-                    f"{r['workloads']:>6} workloads ({r['resources']} custom resources): stack {r['stack']:.1f} s, "
+                    f"{r['workloads']:>6} workloads ({r['resources']} custom resources; the previews create "
+                    f"{r['creates']['stack']} and {r['creates']['plain']}): stack {r['stack']:.1f} s, "
                     f"plain {r['plain']:.1f} s, ratio {r['stack'] / r['plain']:.2f}",
                     flush=True,
                 )
