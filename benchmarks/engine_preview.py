@@ -3,6 +3,7 @@ resources without components, in the same run.
 
     python -m benchmarks.engine_preview                 # 100 and 1,000 workloads
     python -m benchmarks.engine_preview --sizes 10,100
+    python -m benchmarks.engine_preview --skip-checkpoints   # the engine saves only its final snapshot
 
 Both previews are fresh (nothing deployed yet) and run with the toolchain's CLI and plugins against a live
 OpenBao (the vault provider logs in and makes its child token, as in any preview):
@@ -163,7 +164,14 @@ def timed_preview(cli: PulumiCli, name: str, config: dict[str, Any]) -> tuple[fl
     return seconds, int(creates.group(1)) if creates else 0
 
 
-def measure(size: int, bin_dir: Path, work: Path, bao: OpenBaoServer, audit: list[dict[str, str]]) -> dict[str, Any]:
+SKIP_CHECKPOINTS = {"PULUMI_EXPERIMENTAL": "true", "PULUMI_SKIP_CHECKPOINTS": "true"}
+"""The engine saves the whole snapshot after every step (quadratic in resources, pulumi/pulumi#14967): this
+saves only the final one."""
+
+
+def measure(
+    size: int, bin_dir: Path, work: Path, bao: OpenBaoServer, audit: list[dict[str, str]], env: dict[str, str]
+) -> dict[str, Any]:
     config = stack_config(size, bao, audit)
     home = work / "pulumi-home"
     provider = {"vault:address": bao.address}
@@ -179,7 +187,7 @@ def measure(size: int, bin_dir: Path, work: Path, bao: OpenBaoServer, audit: lis
     seconds: dict[str, float] = {}
     creates: dict[str, int] = {}
     for kind, program in (("stack", composed), ("plain", plain)):
-        token = {"VAULT_TOKEN": bao.root_token}
+        token = {"VAULT_TOKEN": bao.root_token, **env}
         cli = PulumiCli(bin_dir, home, work / f"{kind}-stack-{size}", program=program, extra_env=token)
         if not (home / "plugins").exists():
             cli.install_plugins()
@@ -190,6 +198,9 @@ def measure(size: int, bin_dir: Path, work: Path, bao: OpenBaoServer, audit: lis
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.engine_preview", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000", help="workload counts, comma-separated")
+    parser.add_argument(
+        "--skip-checkpoints", action="store_true", help="previews with PULUMI_SKIP_CHECKPOINTS (final snapshot only)"
+    )
     args = parser.parse_args(argv)
     bin_dir = toolchain_bin()
     if missing := missing_programs(bin_dir):
@@ -201,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         audit = stacks.audit_files(work)
         with OpenBaoServer(audit_config=stacks.server_audit_config(audit), directory=work / "openbao") as bao:
             for size in (int(s) for s in args.sizes.split(",")):
-                results.append(measure(size, bin_dir, work, bao, audit))
+                env = SKIP_CHECKPOINTS if args.skip_checkpoints else {}
+                results.append(measure(size, bin_dir, work, bao, audit, env))
                 r = results[-1]
                 print(
                     f"{r['workloads']:>6} workloads ({r['resources']} custom resources; the previews create "
