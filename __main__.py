@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import SecretsPlatform
-from components.spec import CONFIG_KEYS, check_config_keys, from_config
+from components.spec import CONFIG_KEYS, check_config_keys, from_config, validate_platform
 
 config = pulumi.Config()
 
@@ -30,14 +30,21 @@ secret_keys = {key for key in values if pulumi.runtime.is_config_secret(config.f
 check_config_keys(pulumi.runtime.get_config_env(), config.name)
 args = from_config(values, secret_keys)
 
-providers = []
-if render_to := config.get("renderYamlToDirectory"):
-    # Write manifests instead of applying them: a workstation with Vault but no cluster.
-    providers.append(k8s.Provider("render", render_yaml_to_directory=render_to))
+model = validate_platform(args)  # before anything is registered, the render providers included
 
-platform = SecretsPlatform("platform", args, opts=pulumi.ResourceOptions(providers=providers))  # type: ignore[arg-type]
+kubernetes = {}
+if render_to := config.get("renderYamlToDirectory"):
+    # Write manifests instead of applying them: a workstation with Vault but no cluster. Several clusters
+    # render each into a directory of its own.
+    for cluster in model.clusters:
+        directory = f"{render_to}/{cluster.name}" if cluster.resource_suffix else render_to
+        kubernetes[cluster.name] = k8s.Provider(cluster.resource_name("render"), render_yaml_to_directory=directory)
+
+platform = SecretsPlatform.from_model("platform", model, kubernetes=kubernetes)
 
 pulumi.export("authMount", platform.auth_mount)
+pulumi.export("authMounts", platform.auth_mounts)
+pulumi.export("clusters", platform.clusters)
 pulumi.export("roles", platform.roles)
 pulumi.export("policies", platform.policies)
 pulumi.export("access", platform.access)

@@ -9,6 +9,7 @@ from .kv_secrets import KvStore
 from .platform import SecretsPlatform
 from .validation import SpecError
 from .vault_auth import JwtAuth, KubernetesAuth
+from .vault_secrets_operator import VaultSecretsOperator
 from .workload_access import WorkloadAccess
 
 __version__ = "0.1.0"
@@ -23,6 +24,7 @@ PUBLIC_COMPONENTS = [
     ExternalSecretsOperator,
     SecretsStoreCsi,
     VaultAgentInjector,
+    VaultSecretsOperator,
     SecretsPlatform,
 ]
 
@@ -39,5 +41,6 @@ __all__ = [
     "SecretsStoreCsi",
     "SpecError",
     "VaultAgentInjector",
+    "VaultSecretsOperator",
     "WorkloadAccess",
 ]

@@ -43,6 +43,9 @@ class Delivery(str, Enum):
     """The Secrets Store CSI driver mounts it as a file (SecretProviderClass, Vault's CSI provider)."""
     AGENT_INJECTOR = "agent-injector"
     """The Vault Agent injector renders it to /vault/secrets (pod annotations)."""
+    VAULT_SECRETS_OPERATOR = "vault-secrets-operator"
+    """HashiCorp's Vault Secrets Operator syncs it into a Kubernetes Secret (VaultStaticSecret,
+    VaultDynamicSecret), renews leases itself and restarts the workload's Deployment when it changes."""
     NONE = "none"
     """Nothing is delivered: the application reads Vault itself with its role."""
 
@@ -106,14 +109,21 @@ class WorkloadArgs(TypedDict):
     database_credentials: NotRequired[list[DatabaseCredentialArgs]]
     """Database roles the workload reads credentials from; its policy grants read on exactly those."""
     refresh_interval: NotRequired[str]
-    """External Secrets: how often the operator re-reads Vault, e.g. `5m`; 10s to 24h."""
+    """External Secrets and the Vault Secrets Operator: how often the operator re-reads a KV secret, e.g.
+    `5m`; 10s to 24h."""
     secret_name: NotRequired[str]
-    """External Secrets: the ExternalSecret and the Secret it owns; defaults to the workload name."""
+    """External Secrets and the Vault Secrets Operator: the synced Secret (and the object owning it);
+    defaults to the workload name."""
+    deployment: NotRequired[str]
+    """The Deployment (in the workload's namespace) whose pods read the synced Secrets: the Vault Secrets
+    Operator restarts it when one changes (`rolloutRestartTargets`). Unset: no restart."""
     secret_provider_class: NotRequired[str]
     """CSI: the SecretProviderClass name pods mount; defaults to `<name>-vault`."""
     cluster_store_namespaces: NotRequired[list[str]]
     """External Secrets: also publish a ClusterSecretStore that logs in as this workload, usable only from
     these namespaces (needs `delivery.externalSecrets.clusterWide`)."""
+    cluster: NotRequired[str]
+    """The cluster the workload runs in (a `clusters[].name`); may be left out when there is one cluster."""
 
 
 class ClusterArgs(TypedDict):
@@ -130,13 +140,17 @@ class ClusterArgs(TypedDict):
     auth_method: NotRequired[AuthMethod]
     """`kubernetes` or `jwt`."""
     auth_mount: NotRequired[str]
-    """The Vault auth mount path; defaults to the auth method's name."""
+    """The Vault auth mount path; defaults to the auth method's name (`kubernetes`, `jwt`) for the `cluster`
+    key and to `<method>-<cluster name>` for each entry of `clusters`."""
     reviewer: NotRequired[ReviewerMode]
     """Kubernetes auth only: whose token reviews client tokens."""
     audience: NotRequired[str]
     """The token audience every role binds."""
     jwt_validation_pubkeys: NotRequired[list[str]]
     """JWT auth only: PEM public keys of the issuer; when empty Vault uses OIDC discovery at `issuer`."""
+    kubeconfig_context: NotRequired[str]
+    """The kubeconfig context the cluster's Kubernetes objects are applied to; unset: the stack's default
+    Kubernetes provider (one cluster only)."""
 
 
 class VaultServerKind(str, Enum):
@@ -303,6 +317,20 @@ class AgentInjectorArgs(TypedDict):
     per-workload objects are registered. Default `true`."""
 
 
+class VaultSecretsOperatorArgs(TypedDict):
+    """Vault Secrets Operator settings."""
+
+    namespace: NotRequired[str]
+    """The operator's namespace."""
+    renewal_percent: NotRequired[int]
+    """Dynamic secrets: the percentage of a lease's TTL after which the operator renews it; 1 to 90."""
+    install_method: NotRequired[InstallMethod]
+    """`helm-chart` or `helm-release`."""
+    install: NotRequired[bool]
+    """`false` when the operator is installed outside the stack (Argo CD, a platform team): only the
+    per-workload objects are registered. Default `true`."""
+
+
 class DeliveryArgs(TypedDict):
     """Settings of the delivery operators; each is installed only if some secret uses it."""
 
@@ -312,6 +340,8 @@ class DeliveryArgs(TypedDict):
     """Secrets Store CSI driver and Vault's CSI provider."""
     agent_injector: NotRequired[AgentInjectorArgs]
     """Vault Agent injector."""
+    vault_secrets_operator: NotRequired[VaultSecretsOperatorArgs]
+    """HashiCorp's Vault Secrets Operator."""
 
 
 class AuditDeviceArgs(TypedDict):
@@ -327,12 +357,15 @@ class AuditDeviceArgs(TypedDict):
 
 
 class SecretsPlatformArgs(TypedDict):
-    """The whole secrets plane of one cluster."""
+    """The whole secrets plane of one Vault and the clusters whose workloads read it."""
 
     vault: VaultArgs
     """The Vault server."""
-    cluster: ClusterArgs
-    """The cluster and how its workloads authenticate."""
+    cluster: NotRequired[ClusterArgs]
+    """The cluster and how its workloads authenticate (a platform of one cluster; or give `clusters`)."""
+    clusters: NotRequired[list[ClusterArgs]]
+    """Several clusters against one Vault: each a trust domain of its own, with its own auth mount; each
+    workload names its `cluster`."""
     workloads: list[WorkloadArgs]
     """Every workload identity and the secrets it reads."""
     kv: NotRequired[list[KvMountArgs]]

@@ -25,8 +25,9 @@ SECRETS_STORE_CSI = ChartRef(
     "secrets-store-csi-driver", "https://kubernetes-sigs.github.io/secrets-store-csi-driver/charts", "1.6.0"
 )
 VAULT = ChartRef("vault", "https://helm.releases.hashicorp.com", "0.34.1")
+VAULT_SECRETS_OPERATOR = ChartRef("vault-secrets-operator", "https://helm.releases.hashicorp.com", "1.4.1")
 
-PINNED_CHARTS = (EXTERNAL_SECRETS, SECRETS_STORE_CSI, VAULT)
+PINNED_CHARTS = (EXTERNAL_SECRETS, SECRETS_STORE_CSI, VAULT, VAULT_SECRETS_OPERATOR)
 
 # Namespaces every cluster already has: registering a Namespace for them would fail (and deleting it would be worse).
 BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})

@@ -16,18 +16,20 @@ from .policy_document import PolicyRule, render_policy, rule
 
 def deployer_rules(spec: PlatformSpec) -> tuple[PolicyRule, ...]:
     """The rules of the deployer policy for ``spec``, one stanza per path the provider touches."""
-    auth = spec.cluster.auth_mount
     rules = [
         # The provider runs on a child token of the one it is given, and reads its own token.
         rule("auth/token/create", "update"),
         rule("auth/token/lookup-self", "read"),
-        rule(f"sys/auth/{auth}", "create", "read", "update", "delete", "sudo"),
-        rule(f"sys/mounts/auth/{auth}", "read"),
-        rule(f"sys/mounts/auth/{auth}/tune", "read", "update"),
-        rule(f"auth/{auth}/config", "create", "read", "update"),
-        rule(f"auth/{auth}/role/*", "create", "read", "update", "delete"),
-        *(rule(f"sys/policies/acl/{w.policy_name}", "create", "read", "update", "delete") for w in spec.workloads),
     ]
+    for auth in (c.auth_mount for c in spec.clusters):
+        rules += [
+            rule(f"sys/auth/{auth}", "create", "read", "update", "delete", "sudo"),
+            rule(f"sys/mounts/auth/{auth}", "read"),
+            rule(f"sys/mounts/auth/{auth}/tune", "read", "update"),
+            rule(f"auth/{auth}/config", "create", "read", "update"),
+            rule(f"auth/{auth}/role/*", "create", "read", "update", "delete"),
+        ]
+    rules += [rule(f"sys/policies/acl/{w.policy_name}", "create", "read", "update", "delete") for w in spec.workloads]
     for kv in spec.kv:
         rules += [
             rule(f"sys/mounts/{kv.mount}", "create", "read", "update", "delete"),

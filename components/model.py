@@ -130,12 +130,16 @@ class Workload:
     token_max_ttl: int = 3600
     create_service_account: bool = False
     refresh_interval: int = 5 * 60
-    """External Secrets: seconds between the operator's reads of Vault."""
+    """External Secrets and the Vault Secrets Operator: seconds between the operator's reads of a KV secret."""
     secret_name: str = ""
-    """External Secrets: the ExternalSecret and its Secret; empty means the workload's name."""
+    """External Secrets and the Vault Secrets Operator: the synced Secret; empty means the workload's name."""
+    deployment: str = ""
+    """The Deployment the Vault Secrets Operator restarts when a synced Secret changes; empty: none."""
     secret_provider_class: str = ""
     """CSI: the SecretProviderClass; empty means ``<name>-vault``."""
     cluster_store_namespaces: tuple[str, ...] = ()
+    cluster: str = ""
+    """The cluster it runs in (a ``Cluster.name``); the platform fills in its only cluster when empty."""
 
     def __post_init__(self) -> None:
         for name, derived in (
@@ -180,6 +184,19 @@ class Workload:
     def generator_name(self, credential: DatabaseCredential) -> str:
         return f"{self.name}-{credential.name}"
 
+    # Names of the Vault Secrets Operator objects.
+
+    @property
+    def vault_connection_name(self) -> str:
+        """The VaultConnection, the VaultAuth using it and (with ``-ca``) the Secret holding Vault's CA."""
+        return f"{self.name}-vault"
+
+    def static_secret_name(self, secret: SecretRef, paths: int) -> str:
+        """The VaultStaticSecret (and its Secret) of one KV secret: ``secretName``, suffixed when there are several."""
+        return (
+            self.secret_name if paths == 1 else f"{self.secret_name}-{mount_slug(f'{secret.mount}-{secret.key_path}')}"
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class AuthBinding:
@@ -213,10 +230,20 @@ class JwtAuthSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class Cluster:
+    """One cluster: a trust domain of its own, with its own auth mount, roles and Kubernetes provider."""
+
     name: str
     api_host: str
     auth: KubernetesAuthSpec | JwtAuthSpec
     audience: str = DEFAULT_AUDIENCE
+    kubeconfig_context: str = ""
+    """The kubeconfig context its Kubernetes objects go to; empty: the stack's default provider."""
+    resource_suffix: str = ""
+    """Appended to the names of its resources: empty for the single ``cluster`` key (the names stacks already
+    have), ``-<name>`` for each entry of ``clusters``."""
+
+    def resource_name(self, prefix: str) -> str:
+        return f"{prefix}{self.resource_suffix}"
 
     @property
     def auth_method(self) -> AuthMethod:
@@ -338,6 +365,15 @@ class AgentInjectorSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class VaultSecretsOperatorSettings:
+    namespace: str = "vault-secrets-operator-system"
+    renewal_percent: int = 67
+    """The operator's own default (VaultDynamicSecret ``renewalPercent``)."""
+    install_method: InstallMethod = InstallMethod.HELM_CHART
+    install: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
 class CsiInstall:
     vault_address: Text
     settings: CsiSettings = CsiSettings()
@@ -355,6 +391,7 @@ class DeliverySettings:
     external_secrets: ExternalSecretsSettings = ExternalSecretsSettings()
     csi: CsiSettings = CsiSettings()
     agent_injector: AgentInjectorSettings = AgentInjectorSettings()
+    vault_secrets_operator: VaultSecretsOperatorSettings = VaultSecretsOperatorSettings()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -377,12 +414,23 @@ class AuditDevice:
 @dataclass(frozen=True, kw_only=True)
 class PlatformSpec:
     vault: VaultServer
-    cluster: Cluster
+    clusters: tuple[Cluster, ...]
     workloads: tuple[Workload, ...]
+    """Each with its ``cluster`` filled in (validation guarantees it names one of ``clusters``)."""
     kv: tuple[KvMount, ...] = ()
     databases: tuple[Database, ...] = ()
     delivery: DeliverySettings = DeliverySettings()
     audit_devices: tuple[AuditDevice, ...] = ()
+
+    def cluster_of(self, workload: Workload) -> Cluster:
+        return self.clusters_by_name[workload.cluster]
+
+    @cached_property
+    def clusters_by_name(self) -> dict[str, Cluster]:
+        return {c.name: c for c in self.clusters}
+
+    def workloads_in(self, cluster: Cluster) -> tuple[Workload, ...]:
+        return tuple(w for w in self.workloads if w.cluster == cluster.name)
 
     def database_role(self, credential: DatabaseCredential) -> DatabaseRole | DatabaseStaticRole:
         """The declared role a workload's credential names (validation guarantees it exists)."""

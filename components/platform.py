@@ -1,4 +1,7 @@
-"""SecretsPlatform: the whole secrets plane of one cluster, from one validated spec.
+"""SecretsPlatform: the whole secrets plane of one Vault and its clusters, from one validated spec.
+
+Each cluster is a trust domain of its own: its auth mount, the roles of its workloads on that mount,
+and its delivery objects and operator installs through its own Kubernetes provider.
 
 The args are validated once (``spec.validate_platform``); every child is registered from the
 model. The auth mount, KV stores, database engines and operator installs are child components
@@ -9,6 +12,7 @@ stacks from before, when each sat under a ``WorkloadAccess`` component, through 
 URN each had there (same name and type, parent ``vaultk8s:index:WorkloadAccess``).
 """
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -26,6 +30,7 @@ from .external_secrets import ExternalSecretsOperator
 from .kv_secrets import KvStore, next_rotations
 from .model import (
     AgentInjectorInstall,
+    Cluster,
     CsiInstall,
     KubernetesAuthSpec,
     KvStoreSpec,
@@ -35,6 +40,7 @@ from .model import (
 from .spec import validate_platform
 from .vault_audit import audit_inputs, server_config_stanzas
 from .vault_auth import JwtAuth, KubernetesAuth
+from .vault_secrets_operator import VaultSecretsOperator
 from .workload_access import WORKLOAD_ACCESS_TYPE, register_workload_access, workload_rules
 
 PLATFORM_TYPE = "vaultk8s:index:SecretsPlatform"
@@ -56,10 +62,14 @@ def custom_resource_name(platform: str, obj: dict[str, Any]) -> str:
 
 
 class SecretsPlatform(Component):
-    """Vault auth for one cluster, a least-privilege identity per workload, secret sources and delivery."""
+    """Vault auth for each cluster, a least-privilege identity per workload, secret sources and delivery."""
 
     auth_mount: pulumi.Output[str]
-    """The Vault auth mount path workloads log in on."""
+    """The Vault auth mount path workloads of the (first) cluster log in on."""
+    auth_mounts: pulumi.Output[dict[str, str]]
+    """Cluster name to the Vault auth mount its workloads log in on."""
+    clusters: pulumi.Output[dict[str, str]]
+    """Workload name to the cluster it runs in."""
     roles: pulumi.Output[dict[str, str]]
     """Workload name to its Vault role."""
     policies: pulumi.Output[dict[str, str]]
@@ -82,7 +92,28 @@ class SecretsPlatform(Component):
     def __init__(self, name: str, args: SecretsPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         self._build(name, validate_platform(args), opts)
 
-    def _build(self, name: str, model: PlatformSpec, opts: pulumi.ResourceOptions | None) -> None:
+    @classmethod
+    def from_model(
+        cls,
+        name: str,
+        model: PlatformSpec,
+        opts: pulumi.ResourceOptions | None = None,
+        kubernetes: Mapping[str, pulumi.ProviderResource] | None = None,
+    ) -> "SecretsPlatform":
+        """The platform of an already validated model. ``kubernetes``: the Kubernetes provider of each cluster by
+        name (a stack rendering manifests passes its own); a cluster not in it gets a provider for its
+        ``kubeconfigContext``, or the one ``opts`` passes on."""
+        platform = cls.__new__(cls)
+        platform._build(name, model, opts, kubernetes)
+        return platform
+
+    def _build(
+        self,
+        name: str,
+        model: PlatformSpec,
+        opts: pulumi.ResourceOptions | None,
+        kubernetes: Mapping[str, pulumi.ProviderResource] | None = None,
+    ) -> None:
         spec, plan = model, delivery_plan(model)
         super().__init__(PLATFORM_TYPE, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -97,21 +128,34 @@ class SecretsPlatform(Component):
                     opts=pulumi.ResourceOptions(parent=self, delete_before_replace=not device.path_is_derived),
                 )
         audit_config = server_config_stanzas(spec.audit_devices) if spec.vault.kind is VaultServerKind.OPENBAO else ""
-        auth_type = KubernetesAuth if isinstance(spec.cluster.auth, KubernetesAuthSpec) else JwtAuth
-        auth = auth_type.of(f"{name}-auth", spec.cluster.auth, child)
+        self._kubernetes = {c.name: self._kubernetes_provider(c, (kubernetes or {}).get(c.name)) for c in spec.clusters}
+        auths: dict[str, KubernetesAuth | JwtAuth] = {}
+        for cluster in spec.clusters:
+            provider = self._kubernetes[cluster.name]
+            in_cluster = pulumi.ResourceOptions(parent=self, providers=[provider] if provider else None)
+            auth_type = KubernetesAuth if isinstance(cluster.auth, KubernetesAuthSpec) else JwtAuth
+            auths[cluster.name] = auth_type.of(cluster.resource_name(f"{name}-auth"), cluster.auth, in_cluster)
         stores = [KvStoreSpec(kv=kv) for kv in spec.kv]
         for store in stores:
             KvStore.of(f"{name}-kv-{resource_slug(store.kv.mount)}", store, child)
         for db in spec.databases:
             DatabaseSecrets.of(f"{name}-db-{db.name}", db, child)
-        binding = spec.cluster.binding
         for w in spec.workloads:
             register_workload_access(
-                f"{name}-{w.name}", w, binding, self, was_under=WORKLOAD_ACCESS_TYPE, depends_on=[auth.backend]
+                f"{name}-{w.name}",
+                w,
+                spec.cluster_of(w).binding,
+                self,
+                was_under=WORKLOAD_ACCESS_TYPE,
+                depends_on=[auths[w.cluster].backend],
+                kubernetes=self._kubernetes[w.cluster],
             )
-        self._delivery(spec, plan)
+        for cluster in spec.clusters:
+            self._delivery(spec, cluster, plan)
 
-        self.auth_mount = pulumi.Output.from_input(spec.cluster.auth_mount)
+        self.auth_mount = pulumi.Output.from_input(spec.clusters[0].auth_mount)
+        self.auth_mounts = known({c.name: c.auth_mount for c in spec.clusters})
+        self.clusters = known({w.name: w.cluster for w in spec.workloads})
         self.roles = known({w.name: w.role for w in spec.workloads})
         self.policies = known({w.name: w.policy_name for w in spec.workloads})
         self.access = known(access_matrix(spec))
@@ -126,6 +170,8 @@ class SecretsPlatform(Component):
         self.register_outputs(
             {
                 "auth_mount": self.auth_mount,
+                "auth_mounts": self.auth_mounts,
+                "clusters": self.clusters,
                 "roles": self.roles,
                 "policies": self.policies,
                 "access": self.access,
@@ -138,29 +184,59 @@ class SecretsPlatform(Component):
             }
         )
 
-    def _delivery(self, spec: PlatformSpec, plan: DeliveryPlan) -> None:
-        """The operators some workload needs (unless installed outside the stack), then every custom resource
-        after the install bringing its CRD."""
-        name, settings, child = self._name, spec.delivery, pulumi.ResourceOptions(parent=self)
+    def _kubernetes_provider(
+        self, cluster: Cluster, given: pulumi.ProviderResource | None
+    ) -> pulumi.ProviderResource | None:
+        """The cluster's provider: the caller's, one for its kubeconfig context, or None (the inherited one)."""
+        if given is not None or not cluster.kubeconfig_context:
+            return given
+        return k8s.Provider(
+            cluster.resource_name(f"{self._name}-kubernetes"),
+            context=cluster.kubeconfig_context,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _delivery(self, spec: PlatformSpec, cluster: Cluster, plan: DeliveryPlan) -> None:
+        """The operators the cluster's workloads need (unless installed outside the stack), then every custom
+        resource after the install bringing its CRD, all through the cluster's Kubernetes provider."""
+        settings, provider = spec.delivery, self._kubernetes[cluster.name]
+        name = cluster.resource_name(self._name)
+        child = pulumi.ResourceOptions(parent=self, providers=[provider] if provider else None)
+        needed = {d for c, d in plan.operators if c == cluster.name}
         installs: dict[Delivery, list[pulumi.Resource]] = {}
-        if Delivery.EXTERNAL_SECRETS in plan.operators and settings.external_secrets.install:
+        if Delivery.EXTERNAL_SECRETS in needed and settings.external_secrets.install:
             eso = ExternalSecretsOperator.of(f"{name}-external-secrets", settings.external_secrets, child)
             installs[Delivery.EXTERNAL_SECRETS] = [eso.install]
-        if Delivery.CSI in plan.operators and settings.csi.install:
+        if Delivery.CSI in needed and settings.csi.install:
             install = CsiInstall(vault_address=spec.vault.address, settings=settings.csi)
             installs[Delivery.CSI] = list(SecretsStoreCsi.of(f"{name}-csi", install, child).install)
-        if Delivery.AGENT_INJECTOR in plan.operators and settings.agent_injector.install:
+        if Delivery.AGENT_INJECTOR in needed and settings.agent_injector.install:
             injector = AgentInjectorInstall(
-                vault_address=spec.vault.address, auth_path=spec.cluster.auth_mount, settings=settings.agent_injector
+                vault_address=spec.vault.address, auth_path=cluster.auth_mount, settings=settings.agent_injector
             )
             VaultAgentInjector.of(f"{name}-agent-injector", injector, child)
-        for delivery, obj in plan.objects:
+        if Delivery.VAULT_SECRETS_OPERATOR in needed and settings.vault_secrets_operator.install:
+            operator = VaultSecretsOperator.of(f"{name}-vault-secrets-operator", settings.vault_secrets_operator, child)
+            installs[Delivery.VAULT_SECRETS_OPERATOR] = [operator.install]
+        for target, delivery, obj in plan.objects:
+            if target != cluster.name:
+                continue
+            opts = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=installs.get(delivery, []))
+            if (obj["apiVersion"], obj["kind"]) == ("v1", "Secret"):  # a core object (Vault's CA, for VSO)
+                k8s.core.v1.Secret(
+                    custom_resource_name(name, obj),
+                    metadata=obj["metadata"],
+                    type=obj["type"],
+                    string_data=obj["stringData"],
+                    opts=opts,
+                )
+                continue
             body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
             k8s.apiextensions.CustomResource(
                 custom_resource_name(name, obj),
                 api_version=obj["apiVersion"],
                 kind=obj["kind"],
                 metadata=obj["metadata"],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=installs.get(delivery, [])),
+                opts=opts,
                 **body,
             )

@@ -12,6 +12,7 @@ downstream re-checks.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import re
@@ -53,6 +54,7 @@ from .args import (
     SecretsStoreCsiArgs,
     VaultAgentInjectorArgs,
     VaultArgs,
+    VaultSecretsOperatorArgs,
     VaultServerKind,
     WorkloadAccessArgs,
     WorkloadArgs,
@@ -82,6 +84,7 @@ from .model import (
     KvStoreSpec,
     PlatformSpec,
     SecretRef,
+    VaultSecretsOperatorSettings,
     VaultServer,
     Workload,
     mount_slug,
@@ -107,6 +110,7 @@ CREDENTIAL_KEYS = ("username", "password")
 MAX_WORKLOADS = 10_000
 MAX_SECRETS_PER_WORKLOAD = 10_000
 MAX_KV_MOUNTS = 1_000
+MAX_CLUSTERS = 100
 MAX_ENTRIES = 60_000
 SIZE_LIMITS = (
     f"at most {MAX_WORKLOADS:,} workloads, {MAX_SECRETS_PER_WORKLOAD:,} secrets and database credentials per "
@@ -206,13 +210,18 @@ def _url_text(field: str, value: object) -> Any:
     return v.when_known(field, value, v.url)
 
 
-def _unique(items: Iterable[Any], field: str, name: str, key: Callable[[Any], Any]) -> None:
+def _unique(
+    items: Iterable[Any], field: str, name: str, key: Callable[[Any], Any], within: Callable[[Any], str] | None = None
+) -> None:
+    """Refuse a repeated ``key``; with ``within``, only among the items it puts in the same place (a cluster)."""
     seen: dict[Any, int] = {}
     for i, item in enumerate(items):
         k = key(item)
-        if k in seen:
-            raise SpecError(f"{field}[{i}].{name}", k, f"a value not already used by {field}[{seen[k]}]")
-        seen[k] = i
+        place = within(item) if within else None
+        if (place, k) in seen:
+            where = f" in cluster {place}" if place else ""
+            raise SpecError(f"{field}[{i}].{name}", k, f"a value not already used by {field}[{seen[place, k]}]{where}")
+        seen[place, k] = i
 
 
 # --- workloads ----------------------------------------------------------------------------------
@@ -272,6 +281,8 @@ def validate_workload(field: str, raw: object) -> Workload:
         secret_name=args.opt("secret_name", v.dns_subdomain),
         secret_provider_class=args.opt("secret_provider_class", v.dns_subdomain),
         cluster_store_namespaces=args.items("cluster_store_namespaces", v.dns_label),
+        deployment=args.opt("deployment", v.dns_subdomain),
+        cluster=args.opt("cluster", v.dns_label),
     )
     if not workload.secrets and not workload.database_credentials:
         raise SpecError(args.name("secrets"), [], "at least one secret or databaseCredentials entry")
@@ -397,10 +408,12 @@ def _jwt_auth(fields: Mapping[str, str], raw: Mapping[str, Any], path: str | Non
     )
 
 
-def validate_cluster(field: str, raw: object) -> Cluster:
+def validate_cluster(field: str, raw: object, *, listed: bool = False) -> Cluster:
+    """One cluster; ``listed``: an entry of ``clusters`` (its mount defaults to ``<method>-<name>``)."""
     args = _Fields(field, raw, ClusterArgs)
+    name = args.req("name", v.dns_label)
     method = args.opt("auth_method", _enum(AuthMethod)) or DEFAULT_AUTH_METHOD
-    path = args.opt("auth_mount", v.mount_path)
+    path = args.opt("auth_mount", v.mount_path) or (f"{method.value}-{name}" if listed else None)
     auth: KubernetesAuthSpec | JwtAuthSpec
     if method is AuthMethod.KUBERNETES:
         if args.given("jwt_validation_pubkeys"):
@@ -448,10 +461,12 @@ def validate_cluster(field: str, raw: object) -> Cluster:
         )
     return _given(
         Cluster,
-        name=args.req("name", v.dns_label),
+        name=name,
         api_host=args.req("api_host", v.url),
         auth=auth,
         audience=audience,
+        kubeconfig_context=args.opt("kubeconfig_context", v.kubeconfig_context),
+        resource_suffix=f"-{name}" if listed else None,
     )
 
 
@@ -647,6 +662,16 @@ def _agent_injector(args: _Fields) -> AgentInjectorSettings:
     )
 
 
+def _vault_secrets_operator(args: _Fields) -> VaultSecretsOperatorSettings:
+    return _given(
+        VaultSecretsOperatorSettings,
+        namespace=args.opt("namespace", v.dns_label),
+        renewal_percent=args.opt("renewal_percent", _integer(1, 90)),
+        install_method=args.opt("install_method", _enum(InstallMethod)),
+        install=args.opt("install", v.boolean),
+    )
+
+
 def validate_delivery(field: str, raw: object) -> DeliverySettings:
     args = _Fields(field, raw, DeliveryArgs)
     return _given(
@@ -656,11 +681,19 @@ def validate_delivery(field: str, raw: object) -> DeliverySettings:
         ),
         csi=args.opt("csi", lambda f, x: _csi(_Fields(f, x, CsiArgs))),
         agent_injector=args.opt("agent_injector", lambda f, x: _agent_injector(_Fields(f, x, AgentInjectorArgs))),
+        vault_secrets_operator=args.opt(
+            "vault_secrets_operator",
+            lambda f, x: _vault_secrets_operator(_Fields(f, x, VaultSecretsOperatorArgs)),
+        ),
     )
 
 
 def validate_external_secrets_operator(raw: object) -> ExternalSecretsSettings:
     return _external_secrets(_Fields("", raw, ExternalSecretsOperatorArgs))
+
+
+def validate_vault_secrets_operator(raw: object) -> VaultSecretsOperatorSettings:
+    return _vault_secrets_operator(_Fields("", raw, VaultSecretsOperatorArgs))
 
 
 def validate_secrets_store_csi(raw: object) -> CsiInstall:
@@ -711,9 +744,38 @@ def _check_size(args: _Fields) -> None:
 
 REQUIRED = {
     "vault": "the Vault server pods reach (address, caCert)",
-    "cluster": "the cluster and how its workloads log in (name, apiHost, caCert, ...)",
     "workloads": "the list of workloads and the secrets each reads",
 }
+CLUSTER_REQUIRED = "the cluster and how its workloads log in (name, apiHost, caCert, ...), or a list of clusters"
+
+
+def _clusters(args: _Fields) -> tuple[Cluster, ...]:
+    """``cluster`` (one cluster, the names stacks already have) or ``clusters`` (each its own mount), never both."""
+    if args.given("cluster") and args.given("clusters"):
+        raise SpecError("clusters", "[...]", "either cluster or clusters, not both (cluster is a list of one)")
+    if args.given("cluster"):
+        return (args.req("cluster", validate_cluster),)
+    if not args.given("clusters"):
+        raise SpecError("cluster", None, CLUSTER_REQUIRED)
+    clusters = args.items("clusters", lambda f, x: validate_cluster(f, x, listed=True), most=MAX_CLUSTERS)
+    if not clusters:
+        raise SpecError("clusters", [], "at least one cluster")
+    _unique(clusters, "clusters", "name", lambda c: c.name)
+    _unique(clusters, "clusters", "authMount", lambda c: c.auth_mount)
+    return clusters
+
+
+def _place_workloads(workloads: tuple[Workload, ...], clusters: tuple[Cluster, ...]) -> tuple[Workload, ...]:
+    """Each workload with its cluster: the one it names, or the only one."""
+    names = [c.name for c in clusters]
+    placed = []
+    for i, w in enumerate(workloads):
+        if not w.cluster and len(clusters) > 1:
+            raise SpecError(f"workloads[{i}].cluster", None, f"one of {', '.join(names)} (there are several clusters)")
+        if w.cluster and w.cluster not in names:
+            raise SpecError(f"workloads[{i}].cluster", w.cluster, f"one of {', '.join(names)}")
+        placed.append(w if w.cluster else dataclasses.replace(w, cluster=names[0]))
+    return tuple(placed)
 
 
 def validate_platform(raw: object) -> PlatformSpec:
@@ -723,10 +785,13 @@ def validate_platform(raw: object) -> PlatformSpec:
         if not args.given(required):
             raise SpecError(required, None, what)
     _check_size(args)
-    workloads = args.items("workloads", validate_workload, most=MAX_WORKLOADS)
+    clusters = _clusters(args)
+    workloads = _place_workloads(args.items("workloads", validate_workload, most=MAX_WORKLOADS), clusters)
     _unique(workloads, "workloads", "name", lambda w: w.name)
-    _unique(workloads, "workloads", "role", lambda w: w.role)
-    _unique(workloads, "workloads", "serviceAccount", lambda w: (w.namespace, w.service_account))
+    # Roles and identities are per auth mount: the same service account in two clusters is two identities.
+    in_cluster = (lambda w: w.cluster) if len(clusters) > 1 else None
+    _unique(workloads, "workloads", "role", lambda w: w.role, in_cluster)
+    _unique(workloads, "workloads", "serviceAccount", lambda w: (w.namespace, w.service_account), in_cluster)
     kv = args.items("kv", validate_kv_mount, most=MAX_KV_MOUNTS)
     _unique(kv, "kv", "mount", lambda m: m.mount)
     databases = args.items("databases", validate_database)
@@ -736,7 +801,7 @@ def validate_platform(raw: object) -> PlatformSpec:
     delivery = args.opt("delivery", validate_delivery) or DeliverySettings()
     spec = PlatformSpec(
         vault=args.req("vault", validate_vault),
-        cluster=args.req("cluster", validate_cluster),
+        clusters=clusters,
         workloads=workloads,
         kv=kv,
         databases=databases,

@@ -74,6 +74,16 @@ def dns_subdomain(field: str, value: object) -> str:
     return text
 
 
+KUBECONFIG_CONTEXT_RULE = "a kubeconfig context name: 1-253 printable characters without spaces"
+
+
+def kubeconfig_context(field: str, value: object) -> str:
+    text = require_str(field, value, KUBECONFIG_CONTEXT_RULE)
+    if not 0 < len(text) <= 253 or not text.isprintable() or any(c.isspace() for c in text):
+        raise SpecError(field, value, KUBECONFIG_CONTEXT_RULE)
+    return text
+
+
 _AUDIENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 
 

@@ -64,17 +64,24 @@ def register_workload_access(
     *,
     was_under: str | None = None,
     depends_on: Sequence[pulumi.Resource] = (),
+    kubernetes: pulumi.ProviderResource | None = None,
 ) -> AccessResources:
     """The workload's policy and role (and, when asked, its ServiceAccount and auth-delegator binding).
 
     ``name`` prefixes the resource names (``<name>-policy``, ``<name>-role``, ...); ``depends_on`` is
     what the role needs first besides its policy (the auth mount it lives on). ``was_under``, the type
     of the component the resources sat under before, aliases each to the URN it had there.
+    ``kubernetes`` is the provider of the workload's cluster (None: the one ``parent`` passes on).
     """
 
-    def opts(resource_type: type, resource_name: str, *after: pulumi.Resource) -> pulumi.ResourceOptions:
+    def opts(
+        resource_type: type,
+        resource_name: str,
+        *after: pulumi.Resource,
+        provider: pulumi.ProviderResource | None = None,
+    ) -> pulumi.ResourceOptions:
         aliases = [former_urn(was_under, resource_type, resource_name)] if was_under else None
-        return pulumi.ResourceOptions(parent=parent, aliases=aliases, depends_on=list(after) or None)
+        return pulumi.ResourceOptions(parent=parent, aliases=aliases, depends_on=list(after) or None, provider=provider)
 
     document = workload_policy(workload)
     policy_name = f"{name}-policy"
@@ -94,14 +101,14 @@ def register_workload_access(
             # Pods get Vault tokens through TokenRequest (CSI, ESO) or a projected volume (agent), never
             # the automounted API token.
             automount_service_account_token=False,
-            opts=opts(k8s.core.v1.ServiceAccount, account),
+            opts=opts(k8s.core.v1.ServiceAccount, account, provider=kubernetes),
         )
     if binding.grant_auth_delegator:
         delegator = f"{name}-auth-delegator"
         k8s.rbac.v1.ClusterRoleBinding(
             delegator,
             **auth_delegator_binding(workload),
-            opts=opts(k8s.rbac.v1.ClusterRoleBinding, delegator),
+            opts=opts(k8s.rbac.v1.ClusterRoleBinding, delegator, provider=kubernetes),
         )
     return AccessResources(policy, role, document)
 

@@ -30,6 +30,7 @@ class WorkloadAccessView:
     namespace: str
     serviceAccount: str  # noqa: N815 (the JSON field name)
     authMount: str  # noqa: N815
+    cluster: str
     role: str
     policies: list[str]
     access: dict[str, list[str]]
@@ -85,6 +86,8 @@ def workload_access(capture: Capture) -> list[WorkloadAccessView]:
     documents = {
         r.plain_inputs.get("name", r.name): _rules(r.plain_inputs.get("policy", "")) for r in capture.of_type(POLICY)
     }
+    # The cluster of each auth mount, as the platform exported it (a role on another mount has none).
+    clusters = {mount: cluster for cluster, mount in (unwrap_secrets(capture.outputs.get("authMounts")) or {}).items()}
     views = []
     for role in roles(capture):
         inputs = role.plain_inputs
@@ -101,6 +104,7 @@ def workload_access(capture: Capture) -> list[WorkloadAccessView]:
                 namespace=namespace,
                 serviceAccount=account,
                 authMount=str(inputs.get("backend", "")),
+                cluster=clusters.get(str(inputs.get("backend", "")), ""),
                 role=str(inputs.get("roleName", "")),
                 policies=policies,
                 access={path: sorted(caps) for path, caps in sorted(access.items())},

@@ -8,13 +8,14 @@ older planner may lack keys and is read as empty there) and returns plain data:
   path (head's, or base's for a removed grant);
 - ``deliveries``: delivered values added or removed, keyed by (workload, path, name, delivery);
 - ``lifetimes``: a changed token TTL or max TTL, staleness, lease TTL or max, or rotation period;
-- ``workloads``: workloads added or removed, and identity changes (namespace, service account,
-  auth mount, role);
+- ``workloads``: workloads added or removed, and identity changes (cluster, namespace, service
+  account, auth mount, role);
 - ``violations``: policy violations new in head, and those resolved;
 - ``resources``: resources added, removed or changed (by type and name; inputs compared masked);
 - ``widened`` and ``reasons``: access widened when a (workload, path, capability) is added (a new
   workload with any grant included, an existing grant gaining a capability), or when a workload
-  with grants is bound to another identity (another service account now gets its grants).
+  with grants is bound to another identity (another service account, or the same names in another
+  cluster, now gets its grants).
   A new delivery of an existing grant, a longer lifetime or a new violation is reported, not widening.
 """
 
@@ -26,7 +27,7 @@ from typing import Any
 from .markdown import cell, code, table, violation_rows
 from .wording import delivery_label, duration
 
-IDENTITY_FIELDS = ("namespace", "serviceAccount", "authMount", "role")
+IDENTITY_FIELDS = ("cluster", "namespace", "serviceAccount", "authMount", "role")
 TOKEN_FIELDS = ("tokenTtl", "tokenMaxTtl")
 DELIVERY_LIFETIMES = ("stalenessSeconds", "leaseTtlSeconds", "leaseMaxTtlSeconds", "rotationPeriodSeconds")
 FIELD_LABELS = {

@@ -46,7 +46,10 @@ def token(workload: Mapping[str, Any]) -> str:
 
 
 def identity(workload: Mapping[str, Any]) -> str:
-    return f"{workload.get('namespace')}/{workload.get('serviceAccount')}"
+    """``namespace/serviceAccount``, and the cluster it is an identity of: the same names in two clusters are
+    two identities."""
+    who = f"{workload.get('namespace')}/{workload.get('serviceAccount')}"
+    return f"{who} in cluster {workload['cluster']}" if workload.get("cluster") else who
 
 
 def delivery_label(delivery: Mapping[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import charts, csi, database, external_secrets, kubernetes, stack, vault
+from . import charts, csi, database, external_secrets, kubernetes, stack, vault, vault_secrets_operator
 from .core import Rule
 
 GROUPS: tuple[tuple[str, tuple[Rule, ...]], ...] = (
@@ -14,6 +14,7 @@ GROUPS: tuple[tuple[str, tuple[Rule, ...]], ...] = (
     ("Stack-wide and Pulumi hygiene (`policies/stack.py`)", stack.RULES),
     ("External Secrets Operator (`policies/external_secrets.py`)", external_secrets.RULES),
     ("Secrets Store CSI driver (`policies/csi.py`)", csi.RULES),
+    ("Vault Secrets Operator (`policies/vault_secrets_operator.py`)", vault_secrets_operator.RULES),
     ("Kubernetes workloads and objects (`policies/kubernetes.py`)", kubernetes.RULES),
     ("Helm charts (`policies/charts.py`)", charts.RULES),
 )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .core import Level, Problem, Resource, Severity, cannot_check, int_param, resource_rule, strings_param
-from .credentials import argument_entries, carries_credential, credential_entry
+from .credentials import argument_entries, b64decode_text, carries_credential, credential_entry
 from .values import (
     UNKNOWN,
     dig,
@@ -234,10 +235,41 @@ def no_automount(resource: Resource, _config: Mapping[str, Any]) -> Iterator[Pro
         yield Problem("the pod spec does not set automountServiceAccountToken: false.")
 
 
+CA_KEY = "ca.crt"
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----[A-Za-z0-9+/=\s]*-----END \1-----")
+
+
+def certificates_only(pem: str) -> bool:
+    """PEM text of one or more ``CERTIFICATE`` blocks and nothing else (no key, no other text)."""
+    labels = [m.group(1) for m in _PEM_BLOCK.finditer(pem)]
+    return bool(labels) and all(label == "CERTIFICATE" for label in labels) and not _PEM_BLOCK.sub("", pem).strip()
+
+
+def ca_bundle_only(secret: Resource) -> bool | None:
+    """Whether a Secret holds nothing but certificates under ``ca.crt`` (None: its value is not known yet).
+
+    Such a Secret is public data in a Secret's shape: the Vault Secrets Operator's ``caCertSecretRef`` reads
+    Vault's CA only from a Secret's ``ca.crt``.
+    """
+    entries = [(f, k, v) for f in ("data", "stringData") for k, v in mapping(secret.get(f)).items()]
+    if not entries or any(key != CA_KEY for _f, key, _v in entries):
+        return False
+    if any(is_unknown(value) for _f, _k, value in entries):
+        return None
+    texts = [
+        value if f == "stringData" else b64decode_text(value) for f, _k, value in entries if isinstance(value, str)
+    ]
+    return len(texts) == len(entries) and all(t is not None and certificates_only(t) for t in texts)
+
+
 @resource_rule(
     "k8s-secret-no-literal-data",
     description="The stack declares no Kubernetes Secret with literal data: secrets come from Vault (ESO, CSI, agent).",
-    why="A Secret's `data` is stored in the stack's state and in etcd, outside Vault's policies, audit and rotation.",
+    why=(
+        "A Secret's `data` is stored in the stack's state and in etcd, outside Vault's policies, audit and "
+        "rotation. A Secret holding only PEM certificates under `ca.crt` is public data (the Vault Secrets "
+        "Operator reads Vault's CA from such a Secret) and passes."
+    ),
     level=Level.MANDATORY,
     remediation=(
         "keep the value in Vault and deliver it with an ExternalSecret or a SecretProviderClass; "
@@ -251,6 +283,11 @@ def no_automount(resource: Resource, _config: Mapping[str, Any]) -> Iterator[Pro
 )
 def secret_no_literal_data(secret: Resource, config: Mapping[str, Any]) -> Iterator[Problem]:
     if f"{namespace_of(secret)}/{object_name(secret)}" in set(strings(config["allowedLiteralSecrets"])):
+        return
+    ca = ca_bundle_only(secret)
+    if ca is None:
+        yield cannot_check(f"{CA_KEY} (a CA bundle, or a secret?)")
+    if ca is not False:
         return
     fields = [f for f in ("data", "stringData") if is_set(secret.get(f))]
     if fields:

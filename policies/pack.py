@@ -14,7 +14,7 @@ from .verdicts import PACK_NAME
 ENFORCEMENT_LEVEL = EnforcementLevel.ADVISORY
 DESCRIPTION = (
     "Security rules for the secrets plane: Vault auth roles, policies, auth config and audit; External Secrets; "
-    "the Secrets Store CSI driver; workloads; Pulumi secret hygiene."
+    "the Secrets Store CSI driver; the Vault Secrets Operator; workloads; Pulumi secret hygiene."
 )
 DISPLAY_NAME = "Secrets platform"
 

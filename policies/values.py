@@ -13,6 +13,8 @@ Booleans are read with the grammar of the program that consumes them, because a 
 - ``helm_truthy``: Go template truth (``{{ if .Values.x }}``): false, 0, nil and empty are false,
   everything else, the string ``"false"`` included, is true.
 - ``helm_enabled``: the vault chart's ``eq (x | toString) "true"``.
+- ``rendered_true``: a value a chart prints into a manifest (``key: {{ .Values.x }}``), read back as
+  Helm reads the manifest (YAML 1.1, so ``yes`` and ``on`` are true too).
 """
 
 from __future__ import annotations
@@ -148,6 +150,14 @@ def helm_truthy(value: Any) -> bool:
     if isinstance(value, str | list | tuple | Mapping):
         return len(value) > 0
     return True
+
+
+YAML11_TRUE = frozenset({"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"})
+
+
+def rendered_true(value: Any) -> bool:
+    """Whether ``value``, printed into a manifest by a template, is read back as YAML's true (go-yaml v2: YAML 1.1)."""
+    return value is True or (isinstance(value, str) and value.strip() in YAML11_TRUE)
 
 
 def helm_enabled(value: Any) -> bool:

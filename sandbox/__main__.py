@@ -106,8 +106,9 @@ def instructions(work: Path, bao: OpenBaoServer, stack: Stack) -> str:
         role = roles.get(workload.name, workload.role)
         lines.append(f"{workload.name} ({workload.namespace}/{workload.service_account}):")
         lines.append(f"  export VAULT_ADDR={bao.address}")
+        mount = spec.cluster_of(workload).auth_mount
         lines.append(
-            f"  export VAULT_TOKEN=$(bao write -field=token auth/{spec.cluster.auth_mount}/login role={role} "
+            f"  export VAULT_TOKEN=$(bao write -field=token auth/{mount}/login role={role} "
             f"jwt=$(python -m sandbox token {workload.namespace} {workload.service_account}))"
         )
         for secret in workload.secrets:

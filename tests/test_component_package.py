@@ -38,10 +38,13 @@ EXPECTED = {
         {"namespace"},
     ),
     "VaultAgentInjector": ({"vaultAddress", "authPath", "namespace", "installMethod"}, {"namespace"}),
+    "VaultSecretsOperator": ({"namespace", "renewalPercent", "installMethod", "install"}, {"namespace"}),
     "SecretsPlatform": (
-        {"vault", "cluster", "workloads", "kv", "databases", "delivery", "auditDevices"},
+        {"vault", "cluster", "clusters", "workloads", "kv", "databases", "delivery", "auditDevices"},
         {
             "authMount",
+            "authMounts",
+            "clusters",
             "roles",
             "policies",
             "access",

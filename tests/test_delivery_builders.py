@@ -321,7 +321,7 @@ def test_a_bad_cluster_store_namespace_list_is_refused_at_the_edge(namespaces: A
 
 def test_legacy_external_secret_reproduces_the_seed() -> None:
     spec = dev_spec()
-    built = eso.legacy_external_secret(workload_named(spec, "my-role"), spec.cluster)
+    built = eso.legacy_external_secret(workload_named(spec, "my-role"), spec.clusters[0])
     seed = seed_object("ExternalSecret", "kubernetes-client.io/v1")
     # The seed leaves the namespace to kubectl's context; the stack pins it to the workload's.
     assert built == {**seed, "metadata": {**seed["metadata"], "namespace": "myapp"}}
@@ -363,7 +363,7 @@ def test_vault_csi_provider_values_run_only_the_provider() -> None:
 
 def test_secret_provider_class_reproduces_the_seed() -> None:
     spec = dev_spec()
-    built = csi.secret_provider_class(workload_named(spec, "k8s-role"), spec.vault, spec.cluster, sync_secret=False)
+    built = csi.secret_provider_class(workload_named(spec, "k8s-role"), spec.vault, spec.clusters[0], sync_secret=False)
     seed = seed_object("SecretProviderClass", "secrets-store.csi.x-k8s.io/v1")
 
     assert built["apiVersion"] == seed["apiVersion"]

@@ -63,12 +63,12 @@ def builder_objects() -> dict[str, dict[str, Any]]:
     objects["legacy-ExternalSecret"] = eso.legacy_external_secret(w, kube_cluster())
     spec = dev_spec()
     for workload in spec.workloads:
-        for o in eso.workload_external_secrets(workload, spec.vault, spec.cluster):
+        for o in eso.workload_external_secrets(workload, spec.vault, spec.cluster_of(workload)):
             objects[f"dev-{o['kind']}-{workload.name}"] = o
-            objects[f"dev-legacy-{workload.name}"] = eso.legacy_external_secret(workload, spec.cluster)
+            objects[f"dev-legacy-{workload.name}"] = eso.legacy_external_secret(workload, spec.cluster_of(workload))
         if workload.secrets_for(Delivery.CSI):
             objects[f"dev-SecretProviderClass-{workload.name}"] = csi.secret_provider_class(
-                workload, spec.vault, spec.cluster, sync_secret=False
+                workload, spec.vault, spec.cluster_of(workload), sync_secret=False
             )
     return objects
 

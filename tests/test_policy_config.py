@@ -143,6 +143,14 @@ THRESHOLDS: list[tuple[str, str, Callable[[], Any], Any, bool, bool]] = [
     ("vault-database-credential-lifetime", "maxRotationPeriodSeconds", db_static_role, 3600, False, True),
     ("eso-no-push-secret", "allowPushSecret", CASES["eso-no-push-secret"].fails[0], True, True, False),
     (
+        "vso-no-default-vault-auth",
+        "allowDefaultVaultAuth",
+        CASES["vso-no-default-vault-auth"].fails[0],
+        True,
+        True,
+        False,
+    ),
+    (
         "k8s-projected-token-expiry",
         "maxTokenExpirationSeconds",
         CASES["k8s-projected-token-expiry"].fails[0],

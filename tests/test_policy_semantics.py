@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from policies import charts, csi, external_secrets
+from policies import charts, csi, external_secrets, vault_secrets_operator
 from policies.charts import Unreadable, chart_name, layers, setting
 from policies.core import Resource
 from policies.credentials import (
@@ -24,8 +24,17 @@ from policies.credentials import (
     credential_name,
     not_a_credential,
 )
-from policies.kubernetes import selects_every_namespace
-from policies.values import UNKNOWN, Asset, duration_seconds, go_bool, helm_enabled, helm_truthy, insecure_url
+from policies.kubernetes import certificates_only, selects_every_namespace
+from policies.values import (
+    UNKNOWN,
+    Asset,
+    duration_seconds,
+    go_bool,
+    helm_enabled,
+    helm_truthy,
+    insecure_url,
+    rendered_true,
+)
 from policies.vault import api_server_audience
 from policies.vault_hcl import default_grants, granted_by_default, parse_policy, reaches, reaches_every_name
 from policies.wire import decode, to_struct, wire
@@ -311,3 +320,41 @@ def test_the_chart_defaults_the_rules_assume_are_the_charts_own() -> None:
         for step in path:
             node = node[step]
         assert node is True, path
+
+    vso = chart_defaults("vault-secrets-operator")
+    for path, default in vault_secrets_operator.CHART_DEFAULTS.items():
+        node = vso
+        for step in path:
+            node = node[step]
+        assert node == default, path
+
+
+@pytest.mark.parametrize(
+    ("value", "true"),
+    [
+        *((v, True) for v in (True, "true", "True", "TRUE", "yes", "Yes", "on", "ON", "y", " true")),
+        *((v, False) for v in (False, "false", "no", "off", "0", "1", "t", "", None, 1, ["true"])),
+    ],
+)
+def test_a_value_printed_into_a_manifest_reads_back_as_yaml_1_1(value: Any, true: bool) -> None:
+    """The VSO chart prints `skipTLSVerify: {{ .Values.defaultVaultConnection.skipTLSVerify }}`."""
+    assert rendered_true(value) is true
+
+
+CERT = "-----BEGIN CERTIFICATE-----\nMIIBexample\n-----END CERTIFICATE-----\n"
+
+
+@pytest.mark.parametrize(
+    ("pem", "only"),
+    [
+        (CERT, True),
+        (CERT + "\n" + CERT, True),
+        (CERT + "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n", False),
+        ("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n", False),
+        ("password: hunter2\n" + CERT, False),
+        ("-----BEGIN CERTIFICATE-----\nMIIB\n-----END PUBLIC KEY-----\n", False),
+        ("", False),
+    ],
+)
+def test_a_ca_bundle_holds_certificates_and_nothing_else(pem: str, only: bool) -> None:
+    assert certificates_only(pem) is only

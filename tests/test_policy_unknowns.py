@@ -192,3 +192,38 @@ def test_unknown_backends_with_distinct_role_names_cannot_collide() -> None:
         k8s_role("b", role_name="second", backend=unknown(), bound_service_account_names=["b"])
 
     assert not [v for v in judged_program(program) if v.rule == "vault-role-unique"]
+
+
+def test_unknown_vso_fields_are_advisory() -> None:
+    from tests.policy_fixtures.resources import vso_auth, vso_connection, vso_dynamic_secret
+
+    def program() -> None:
+        vso_connection(address=unknown(), skipTLSVerify=unknown())
+        vso_auth(login={"audiences": unknown(), "serviceAccount": unknown()})
+        vso_dynamic_secret(revoke=unknown())
+
+    found = [v for v in judged_program(program) if v.rule.startswith("vso-")]
+    assert {v.rule for v in found} == {
+        "vso-connection-tls",
+        "vso-auth-audience",
+        "vso-auth-not-default-service-account",
+        "vso-dynamic-secret-revoke",
+    }
+    assert {v.level for v in found} == {"advisory"}
+
+
+def test_an_unknown_ca_bundle_is_advisory_but_unknown_secret_data_is_still_literal_data() -> None:
+    """Only `ca.crt` with an unknown value may be a CA; a wholly unknown stringData (the SDK wraps a map with an
+    unknown value in one secret Output) is literal data of unknown keys, as before."""
+    secret = "kubernetes:core/v1:Secret"
+
+    def ca(string_data: Any) -> PackResource:
+        props = {"metadata": {"name": "app-vault-ca", "namespace": "app"}, "stringData": string_data}
+        return PackResource(
+            secret, "app-vault-ca", f"urn:pulumi:ci::secrets-platform::{secret}::ca", props, props, ROOT
+        )
+
+    (per_key,) = [v for v in judged([ca({"ca.crt": UNKNOWN_STRING})]) if v.rule == "k8s-secret-no-literal-data"]
+    assert per_key.level == "advisory" and "cannot check during preview: " in per_key.message
+    (whole,) = [v for v in judged([ca(UNKNOWN_STRING)]) if v.rule == "k8s-secret-no-literal-data"]
+    assert whole.mandatory

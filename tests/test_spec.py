@@ -29,9 +29,9 @@ def spec_with(mutate: Any) -> Any:
 
 def test_dev_stack_is_the_seed() -> None:
     spec = spec_with(lambda c: None)
-    assert spec.cluster.auth_method is AuthMethod.KUBERNETES
-    assert spec.cluster.auth_mount == "kubernetes"
-    assert spec.cluster.auth.reviewer is ReviewerMode.VAULT_POD_TOKEN  # type: ignore[union-attr]
+    assert spec.clusters[0].auth_method is AuthMethod.KUBERNETES
+    assert spec.clusters[0].auth_mount == "kubernetes"
+    assert spec.clusters[0].auth.reviewer is ReviewerMode.VAULT_POD_TOKEN  # type: ignore[union-attr]
     by_role = {w.role: w for w in spec.workloads}
     assert set(by_role) == {"my-role", "k8s-role"}
     assert [(s.api_path, s.key) for s in by_role["my-role"].secrets] == [("secret/data/myapp", "apikey")]
@@ -108,7 +108,7 @@ def test_client_jwt_review_needs_the_api_servers_own_audience() -> None:
         config["cluster"].update(reviewer="client-jwt", audience="https://kubernetes.default.svc")
 
     accepted = spec_with(api_audience)
-    assert accepted.cluster.auth.reviewer is ReviewerMode.CLIENT_JWT  # type: ignore[union-attr]
+    assert accepted.clusters[0].auth.reviewer is ReviewerMode.CLIENT_JWT  # type: ignore[union-attr]
 
 
 def test_openbao_agent_deliveries_refuse_a_mount_that_sets_deletion_times() -> None:

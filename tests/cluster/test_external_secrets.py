@@ -8,6 +8,7 @@ logs in to OpenBao's kubernetes auth as the workload's role, and writes Secret `
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,6 +64,21 @@ def secret_value(cluster: Cluster, namespace: str, name: str, key: str) -> str |
         return cluster.secret_data(namespace, name).get(key)
     except Exception:
         return None
+
+
+def force_sync(cluster: Cluster, external_secret: dict[str, Any]) -> None:
+    """Change an annotation, ESO's documented manual refresh: after a failed first sync (the value was not
+    written yet) the controller retries with a growing backoff or at the refresh interval, whichever comes."""
+    meta = external_secret["metadata"]
+    resource = cluster.dynamic.resources.get(api_version=external_secret["apiVersion"], kind="ExternalSecret")
+    patch = {"metadata": {"annotations": {"force-sync": str(time.time_ns())}}}
+    cluster.dynamic.patch(
+        resource,
+        body=patch,
+        name=meta["name"],
+        namespace=meta["namespace"],
+        content_type="application/merge-patch+json",
+    )
 
 
 def store_ready(cluster: Cluster, store: dict[str, Any]) -> bool:
@@ -162,5 +178,6 @@ def test_the_full_examples_vault_dynamic_secret_becomes_postgresql_credentials_t
         # The other ExternalSecret of the workload (KV) arrived too.
         (kv,) = [e for e in deployment.objects_of("ExternalSecret") if "data" in e["spec"]]
         kv_name = kv["spec"]["target"]["name"]
+        force_sync(cluster, kv)  # written after `up` (the stack creates the mount): its first sync may have failed
         wait_until(lambda: secret_value(cluster, ns, kv_name, "apikey") == "orders-api-key", 60, f"Secret {kv_name}")
         assert cluster.secret_data(ns, kv_name) == {"apikey": "orders-api-key"}

@@ -7,6 +7,7 @@ way; a passing one is the compliant shape the components are expected to registe
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ import pulumi_random as random
 import pulumi_vault as vault
 
 from .resources import (
+    ACCOUNT,
+    AUDIENCE,
     CA_CERT,
     CREATE_READER,
     CSI_PROVIDER_VALUES,
@@ -29,8 +32,12 @@ from .resources import (
     POLICY_NAME,
     READ_APP,
     ROLE,
+    VAULT_ADDRESS,
+    VSO_API,
+    VSO_VALUES,
     audit,
     audits,
+    ca_secret,
     chart,
     chart_with_files,
     cluster_external_secret,
@@ -58,6 +65,11 @@ from .resources import (
     vault_chart,
     vault_dynamic_secret,
     vault_provider,
+    vso_auth,
+    vso_chart,
+    vso_connection,
+    vso_dynamic_secret,
+    vso_static_secret,
     workload,
 )
 
@@ -104,6 +116,21 @@ def projected(expiration: int | None) -> dict[str, Any]:
     if expiration is not None:
         token["expirationSeconds"] = expiration
     return {"name": "vault-token", "projected": {"sources": [{"serviceAccountToken": token}]}}
+
+
+PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEexampleexample\n-----END PRIVATE KEY-----\n"
+
+
+def default_connection(**overrides: Any) -> dict[str, Any]:
+    """The vault-secrets-operator chart's `defaultVaultConnection`, on, verified and pinned unless overridden."""
+    values = {"enabled": True, "address": VAULT_ADDRESS, "caCertSecret": "vault-ca", "skipTLSVerify": False}
+    return {k: v for k, v in {**values, **overrides}.items() if v is not None}
+
+
+def default_auth(**kubernetes: Any) -> dict[str, Any]:
+    """The chart's `defaultAuthMethod`, on, with its kubernetes login as the workload's (overrides: the login)."""
+    login = {"role": ROLE, "serviceAccount": ACCOUNT, "tokenAudiences": [AUDIENCE], **kubernetes}
+    return {"enabled": True, "kubernetes": {k: v for k, v in login.items() if v is not None}}
 
 
 SUDO_POLICY = 'path "sys/leases/revoke-prefix/*" {\n  capabilities = ["update", "sudo"]\n}\n'
@@ -817,6 +844,104 @@ CASES: dict[str, Case] = {
         ),
         passes=(csi_chart, lambda: csi_chart({**CSI_VALUES, "logVerbosity": 1})),
     ),
+    # --- Vault Secrets Operator -----------------------------------------------------------------------------------
+    "vso-connection-tls": Case(
+        fails=(
+            lambda: vso_connection(skipTLSVerify=True),
+            lambda: vso_connection(address="http://vault.example.com:8200"),
+            # Go's ParseBool.
+            lambda: vso_connection(skipTLSVerify="t"),
+            # The chart prints skipTLSVerify into the default connection's manifest: YAML 1.1 reads `yes` as true.
+            lambda: vso_chart({**VSO_VALUES, "defaultVaultConnection": default_connection(skipTLSVerify="yes")}),
+            lambda: vso_chart({"defaultVaultConnection": default_connection(address="http://vault:8200")}, True),
+        ),
+        passes=(
+            vso_connection,
+            vso_chart,
+            lambda: vso_connection(skipTLSVerify="false", address="https://[fd00::1:8200"),
+            lambda: vso_chart({"defaultVaultConnection": default_connection()}),
+            # Not rendered: the default connection is off.
+            lambda: vso_chart({"defaultVaultConnection": {"enabled": False, "skipTLSVerify": True}}),
+            lambda: chart("other", "ingress-nginx", {"defaultVaultConnection": default_connection(skipTLSVerify=True)}),
+        ),
+    ),
+    "vso-connection-ca": Case(
+        fails=(
+            lambda: vso_connection(caCertSecretRef=None),
+            lambda: vso_chart({"defaultVaultConnection": default_connection(caCertSecret="")}),
+        ),
+        passes=(
+            vso_connection,
+            vso_chart,
+            lambda: vso_connection(caCertSecretRef=None, caCertPath="/vault/tls/ca.crt"),
+            lambda: vso_chart({"defaultVaultConnection": default_connection()}),
+        ),
+    ),
+    "vso-auth-audience": Case(
+        fails=(
+            lambda: vso_auth(login={"audiences": None}),
+            lambda: vso_auth(login={"audiences": [API_SERVER]}),
+            lambda: vso_auth(method="jwt", login={"audiences": []}),
+            lambda: vso_auth(method="jwt", login={"secretRef": "app-jwt", "serviceAccount": None, "audiences": None}),
+            # The chart's default VaultAuth renders no audiences unless tokenAudiences is set.
+            lambda: vso_chart({"defaultAuthMethod": default_auth(tokenAudiences=[])}),
+        ),
+        passes=(
+            vso_auth,
+            lambda: vso_auth(method="jwt"),
+            vso_chart,
+            lambda: vso_chart({"defaultAuthMethod": default_auth()}),
+            lambda: vso_chart({"defaultAuthMethod": {**default_auth(), "method": "appRole"}}),
+        ),
+    ),
+    "vso-auth-not-default-service-account": Case(
+        fails=(
+            lambda: vso_auth(login={"serviceAccount": "default"}),
+            lambda: vso_auth(method="jwt", login={"serviceAccount": "default"}),
+            # The chart's default service account is `default`.
+            lambda: vso_chart({"defaultAuthMethod": default_auth(serviceAccount=None)}),
+        ),
+        passes=(
+            vso_auth,
+            lambda: vso_auth(method="jwt"),
+            vso_chart,
+            lambda: vso_chart({"defaultAuthMethod": default_auth()}),
+        ),
+    ),
+    "vso-no-default-vault-auth": Case(
+        fails=(
+            lambda: vso_static_secret(vaultAuthRef=None),
+            lambda: vso_dynamic_secret(vaultAuthRef=""),
+            lambda: vso_static_secret(vaultAuthRef="vault-secrets-operator-system/default"),
+            lambda: custom(
+                "app-cert",
+                VSO_API,
+                "VaultPKISecret",
+                {"mount": "pki", "role": "app", "commonName": "app.example.com", "destination": {"name": "app-tls"}},
+            ),
+            lambda: vso_auth("default"),
+            lambda: vso_chart({"defaultAuthMethod": default_auth()}),
+            # Go template truth: the string "false" is true.
+            lambda: vso_chart({"defaultAuthMethod": {"enabled": "false"}}, release=True),
+        ),
+        passes=(
+            vso_static_secret,
+            vso_dynamic_secret,
+            vso_auth,
+            vso_chart,
+            lambda: vso_static_secret(vaultAuthRef="team-b/app-vault"),
+        ),
+    ),
+    "vso-dynamic-secret-revoke": Case(
+        fails=(
+            lambda: vso_dynamic_secret(revoke=None),
+            lambda: vso_dynamic_secret(revoke=False),
+        ),
+        passes=(
+            vso_dynamic_secret,
+            lambda: vso_dynamic_secret(path="static-creds/app", allowStaticCreds=True, revoke=None),
+        ),
+    ),
     # --- Kubernetes workloads -------------------------------------------------------------------------------------
     "k8s-secrets-as-files": Case(
         fails=(
@@ -868,8 +993,14 @@ CASES: dict[str, Case] = {
             lambda: k8s.core.v1.Secret(
                 "app-creds", metadata={"name": "app-creds", "namespace": NAMESPACE}, string_data={"pw": KNOWN_SECRET}
             ),
+            # `ca.crt` holds public certificates only: not a key, not anything else, not beside other keys.
+            lambda: ca_secret(string_data={"ca.crt": CA_CERT + PRIVATE_KEY}),
+            lambda: ca_secret(string_data={"ca.crt": KNOWN_SECRET}),
+            lambda: ca_secret(string_data={"ca.crt": CA_CERT, "tls.key": KNOWN_SECRET}),
         ),
         passes=(
+            ca_secret,
+            lambda: ca_secret(string_data=None, data={"ca.crt": base64.b64encode((CA_CERT * 2).encode()).decode()}),
             lambda: k8s.core.v1.Secret(
                 "reviewer-token",
                 metadata={"name": "reviewer-token", "namespace": "kube-system"},

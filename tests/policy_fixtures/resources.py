@@ -240,6 +240,76 @@ def secret_provider_class(
     return custom(name, "secrets-store.csi.x-k8s.io/v1", "SecretProviderClass", spec)
 
 
+# The Vault Secrets Operator's objects of workload `app`, as components/vault_secrets_operator.py builds them.
+VSO_API = "secrets.hashicorp.com/v1beta1"
+VSO_AUTH = "app-vault"
+
+
+def vso_connection(name: str = VSO_AUTH, **spec_overrides: Any) -> k8s.apiextensions.CustomResource:
+    spec = _args({"address": VAULT_ADDRESS, "skipTLSVerify": False, "caCertSecretRef": "app-vault-ca"}, spec_overrides)
+    return custom(name, VSO_API, "VaultConnection", spec)
+
+
+def vso_auth(
+    name: str = VSO_AUTH, method: str = "kubernetes", login: dict[str, Any] | None = None, **spec_overrides: Any
+) -> k8s.apiextensions.CustomResource:
+    block = _args(
+        {"role": ROLE, "serviceAccount": ACCOUNT, "audiences": [AUDIENCE], "tokenExpirationSeconds": 600},
+        login or {},
+    )
+    spec = _args({"vaultConnectionRef": VSO_AUTH, "method": method, "mount": method, method: block}, spec_overrides)
+    return custom(name, VSO_API, "VaultAuth", spec)
+
+
+def vso_static_secret(name: str = "app", **spec_overrides: Any) -> k8s.apiextensions.CustomResource:
+    spec = _args(
+        {
+            "vaultAuthRef": VSO_AUTH,
+            "type": "kv-v2",
+            "mount": "secret",
+            "path": "app",
+            "refreshAfter": "5m",
+            "destination": {
+                "name": name,
+                "create": True,
+                "transformation": {
+                    "templates": {"api-key": {"text": '{{ get .Secrets "apikey" }}'}},
+                    "excludes": [".*"],
+                    "excludeRaw": True,
+                },
+            },
+            "rolloutRestartTargets": [{"kind": "Deployment", "name": "app"}],
+        },
+        spec_overrides,
+    )
+    return custom(name, VSO_API, "VaultStaticSecret", spec)
+
+
+def vso_dynamic_secret(name: str = "app-db", **spec_overrides: Any) -> k8s.apiextensions.CustomResource:
+    spec = _args(
+        {
+            "vaultAuthRef": VSO_AUTH,
+            "mount": "database",
+            "path": "creds/app",
+            "revoke": True,
+            "renewalPercent": 67,
+            "destination": {"name": name, "create": True},
+        },
+        spec_overrides,
+    )
+    return custom(name, VSO_API, "VaultDynamicSecret", spec)
+
+
+def ca_secret(name: str = "app-vault-ca", **overrides: Any) -> k8s.core.v1.Secret:
+    return k8s.core.v1.Secret(
+        name,
+        **_args(
+            {"metadata": {"name": name, "namespace": NAMESPACE}, "type": "Opaque", "string_data": {"ca.crt": CA_CERT}},
+            overrides,
+        ),
+    )
+
+
 # --- charts -------------------------------------------------------------------------------------------------
 
 ESO_VALUES = {
@@ -271,6 +341,18 @@ def chart(
     if release:
         return k8s.helm.v3.Release(name, chart=chart_name, version=version, values=values, namespace="kube-system")
     return k8s.helm.v4.Chart(name, chart=chart_name, version=version, values=values, namespace="kube-system")
+
+
+# The components' own vault-secrets-operator chart values (components/vault_secrets_operator.operator_values).
+VSO_VALUES = {
+    "defaultVaultConnection": {"enabled": False},
+    "defaultAuthMethod": {"enabled": False},
+    "controller": {"manager": {"globalTransformationOptions": {"excludeRaw": True}}},
+}
+
+
+def vso_chart(values: dict[str, Any] | None = None, release: bool = False) -> pulumi.Resource:
+    return chart("vso", "vault-secrets-operator", VSO_VALUES if values is None else values, "1.4.1", release)
 
 
 def eso_chart(values: dict[str, Any] | None = None, release: bool = False) -> pulumi.Resource:
