@@ -184,7 +184,8 @@ class CaptureMonitor(pulumi_mocks.MockMonitor):
             custom=bool(request.custom),
             inputs=canonical(inputs),
             dependencies=sorted(set(request.dependencies)),
-            provider=request.provider or None,
+            # A component has no provider of its own; the Kubernetes provider it passes on to its children is its.
+            provider=request.provider or dict(request.providers).get("kubernetes") or None,
             additional_secret_outputs=sorted(request.additionalSecretOutputs),
             aliases=[_alias(a) for a in request.aliases],
             outputs=state,

@@ -96,6 +96,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
                 "parent": r.parent,
                 "custom": r.custom,
                 "dependsOn": r.dependencies,
+                "provider": r.provider,
                 "inputs": r.masked_inputs,
             }
             for r in capture.resources

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from .policy import summary
 from .wording import delivery_label, duration, identity, lifetime, resource_count
 
 CHART_TYPES = ("kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release")
+KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
 
 
 def plan_text(document: Mapping[str, Any]) -> str:
@@ -100,18 +101,46 @@ def plan_files(document: Mapping[str, Any]) -> dict[str, str]:
     only the values (``helm -f`` reads it), the chart, version and namespace in its first comment lines.
     """
     files: dict[str, str] = {}
+    clusters = _cluster_folders(document)
     for r in document.get("resources") or []:
         inputs: Mapping[str, Any] = r.get("inputs") or {}
         if r["type"] == POLICY:
             files[f"policies/{_file_name(str(inputs.get('name', r['name'])))}.hcl"] = str(inputs.get("policy", ""))
         elif r["type"] in CHART_TYPES:
             name = f"{_file_name(r['name'])}.values.yaml"
-            files[f"charts/{name}"] = chart_values_file(inputs, name)
+            files[f"charts/{clusters(r)}{name}"] = chart_values_file(inputs, name)
         elif r.get("custom") and r["type"].startswith("kubernetes:") and "kind" in inputs and "apiVersion" in inputs:
             meta = inputs.get("metadata") or {}
             name = _file_name(inputs["kind"], str(meta.get("namespace", "")), str(meta.get("name", r["name"])))
-            files[f"kubernetes/{name}.yaml"] = manifest_yaml(kubernetes_object(inputs))
+            files[f"kubernetes/{clusters(r)}{name}.yaml"] = manifest_yaml(kubernetes_object(inputs))
     return dict(sorted(files.items()))
+
+
+def _cluster_folders(document: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], str]:
+    """The sub-folder (``<context>/``) of a Kubernetes resource when the stack has several Kubernetes providers,
+    each named by its kubeconfig context (else its resource name); ``""`` with one provider, as before. A chart's
+    objects inherit the provider of their component: the nearest ancestor with one decides."""
+    resources = document.get("resources") or []
+    labels = {
+        str(r["urn"]): _file_name(str((r.get("inputs") or {}).get("context") or r["name"]))
+        for r in resources
+        if r["type"] == KUBERNETES_PROVIDER
+    }
+    if len(labels) < 2:
+        return lambda _r: ""
+    by_urn = {str(r["urn"]): r for r in resources}
+
+    def folder(r: Mapping[str, Any]) -> str:
+        node: Mapping[str, Any] | None = r
+        while node is not None:
+            provider = str(node.get("provider") or "")
+            urn = next((u for u in labels if provider.startswith(f"{u}::")), None)
+            if urn is not None:
+                return f"{labels[urn]}/"
+            node = by_urn.get(str(node.get("parent") or ""))
+        return ""
+
+    return folder
 
 
 def chart_values_file(inputs: Mapping[str, Any], file_name: str) -> str:

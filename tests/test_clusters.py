@@ -209,3 +209,20 @@ def test_a_grant_moving_to_another_cluster_widens_access(tmp_path: Path) -> None
     assert diff["widened"]
     assert any(r.startswith("billing: cluster west -> east") for r in diff["reasons"]), diff["reasons"]
     assert diff_plans(base, base)["widened"] is False
+
+
+def test_out_writes_each_clusters_objects_and_chart_values_into_a_folder_of_its_own(tmp_path: Path) -> None:
+    from planner.__main__ import main
+
+    assert main(["--config-file", str(CLUSTERS_STACK), "--out", str(tmp_path), "--format", "json"]) == 0
+    written = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
+    # Both clusters install the Vault Secrets Operator into a namespace of the same name: two files, not one.
+    assert {
+        "kubernetes/east/Namespace_vault-secrets-operator-system.yaml",
+        "kubernetes/west/Namespace_vault-secrets-operator-system.yaml",
+        "kubernetes/east/VaultDynamicSecret_shop_orders-orders-db.yaml",
+        "kubernetes/west/VaultStaticSecret_shop_orders-west.yaml",
+        "charts/east/platform-east-vault-secrets-operator-chart.values.yaml",
+        "charts/west/platform-west-csi-driver.values.yaml",
+    } <= written
+    assert not [p for p in written if p.count("/") == 1 and not p.startswith("policies/")]

@@ -52,7 +52,7 @@ def test_dev_plan_shows_the_seeds_two_workloads_with_exactly_their_paths(capsys:
         "vaultk8s:index:SecretsPlatform",
     } <= types
     for resource in plan["resources"]:
-        assert set(resource) == {"urn", "type", "name", "parent", "custom", "dependsOn", "inputs"}
+        assert set(resource) == {"urn", "type", "name", "parent", "custom", "dependsOn", "provider", "inputs"}
 
 
 def test_text_plan_lists_the_resource_tree_and_access(capsys: pytest.CaptureFixture[str]) -> None:

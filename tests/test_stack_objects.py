@@ -1,4 +1,4 @@
-"""Schema tier over whole stacks: every object the dev and full stacks register, against upstream schemas.
+"""Schema tier over whole stacks: every object the dev, full and clusters stacks register, against upstream schemas.
 
 And the seed's two examples: the dev stack's plan writes, in the current APIs, an
 ExternalSecret and a SecretProviderClass that read exactly what the seed's read.
@@ -19,7 +19,11 @@ from planner.stack_file import load_stack_config
 from tests.conftest import plan
 from tests.reference import check_chart_values, require_reference, validate_core_object, validate_custom_resource
 
-STACKS = {"dev": PROJECT_ROOT / "Pulumi.dev.yaml", "full": PROJECT_ROOT / "examples" / "Pulumi.full.yaml"}
+STACKS = {
+    "dev": PROJECT_ROOT / "Pulumi.dev.yaml",
+    "full": PROJECT_ROOT / "examples" / "Pulumi.full.yaml",
+    "clusters": PROJECT_ROOT / "examples" / "Pulumi.clusters.yaml",
+}
 SEED = PROJECT_ROOT.parent / "shared" / "seed" / "000_76db7d8be7deb8eb.txt"
 CORE_GROUPS = ("v1", "rbac.authorization.k8s.io/v1", "apps/v1")
 CHART_TYPES = ("kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release")
@@ -31,8 +35,10 @@ def capture_of(stack: str) -> Capture:
 
 
 def kubernetes_objects(capture: Capture) -> list[dict[str, Any]]:
+    """Each object's inputs, masked; a Secret's unmasked (the SDK makes all of `stringData` secret, and the only
+    Secret with data the stacks write is Vault's CA certificate for the Vault Secrets Operator)."""
     return [
-        r.masked_inputs
+        r.plain_inputs if r.type == "kubernetes:core/v1:Secret" else r.masked_inputs
         for r in capture.resources
         if r.custom and r.type.startswith("kubernetes:") and "kind" in r.inputs and r.type not in CHART_TYPES
     ]
@@ -168,3 +174,30 @@ def test_a_cluster_secret_store_only_when_asked_and_always_limited_to_namespaces
     assert stores[0]["spec"]["provider"]["vault"]["auth"]["kubernetes"]["serviceAccountRef"]["namespace"] == "myapp"
     validate_custom_resource(stores[0])
     assert not [o for o in kubernetes_objects(capture_of("dev")) if o["kind"] == "ClusterSecretStore"]
+
+
+def test_the_dev_stacks_workloads_through_the_vault_secrets_operator_validate_strictly() -> None:
+    """The dev stack with every secret delivered by the Vault Secrets Operator: its objects against the VSO CRDs
+    (unknown fields fatal), one connection, auth and static secret per workload, its CA Secret as a core object."""
+    require_reference()
+    config, secret_keys = load_stack_config(STACKS["dev"])
+    for workload in config["secrets-platform:workloads"]:
+        for secret in workload["secrets"]:
+            secret["delivery"] = "vault-secrets-operator"
+    objects = kubernetes_objects(plan(config, stack="dev", secret_keys=secret_keys))
+    vso = [o for o in objects if o["apiVersion"] == "secrets.hashicorp.com/v1beta1"]
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in vso) == [
+        ("VaultAuth", "db-client-vault"),
+        ("VaultAuth", "myapp-vault"),
+        ("VaultConnection", "db-client-vault"),
+        ("VaultConnection", "myapp-vault"),
+        ("VaultStaticSecret", "db-client"),
+        ("VaultStaticSecret", "my-secret"),
+    ]
+    for obj in vso:
+        validate_custom_resource(obj)
+    cas = [o for o in objects if o["kind"] == "Secret"]
+    assert {o["metadata"]["name"] for o in cas} == {"myapp-vault-ca", "db-client-vault-ca"}
+    for obj in cas:
+        validate_core_object(obj)
+    assert not [o for o in objects if o["apiVersion"].startswith(("external-secrets.io", "secrets-store.csi"))]
