@@ -36,7 +36,7 @@ from typing import Any
 import pulumi
 
 from .args import AuthMethod, Delivery, VaultAgentInjectorArgs
-from .charts import VAULT, ensure_namespace, install_chart, namespace_output
+from .charts import VAULT, ChartInstall, install_operator
 from .component import Component
 from .model import AgentInjectorInstall, Cluster, DatabaseCredential, SecretRef, Workload
 from .spec import validate_vault_agent_injector
@@ -169,16 +169,8 @@ class VaultAgentInjector(Component):
     def _build(self, name: str, model: AgentInjectorInstall, opts: pulumi.ResourceOptions | None) -> None:
         super().__init__("vaultk8s:index:VaultAgentInjector", name, {}, opts)
         settings = model.settings
-        created = ensure_namespace(f"{name}-namespace", settings.namespace, self)
-        self.install = install_chart(
-            f"{name}-chart",
-            VAULT,
-            settings.namespace,
-            injector_values(model),
-            settings.install_method,
-            self,
-            release_name=INJECTOR_RELEASE,
-            depends_on=[created] if created else None,
+        chart = ChartInstall("chart", VAULT, injector_values(model), INJECTOR_RELEASE)
+        (self.install,), self.namespace = install_operator(
+            self, name, settings.namespace, settings.install_method, [chart]
         )
-        self.namespace = namespace_output(created, settings.namespace)
         self.register_outputs({"namespace": self.namespace})

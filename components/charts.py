@@ -77,3 +77,36 @@ def install_chart(
     if method is InstallMethod.HELM_RELEASE:
         return k8s.helm.v3.Release(name, create_namespace=True, **common)
     return k8s.helm.v4.Chart(name, **common)
+
+
+@dataclass(frozen=True)
+class ChartInstall:
+    """One chart of an operator: its resource name's suffix, the chart, its values and (for a chart installed
+    twice, the vault chart) its own release name."""
+
+    suffix: str
+    chart: ChartRef
+    values: Mapping[str, Any]
+    release_name: str | None = None
+
+
+def install_operator(
+    parent: pulumi.Resource, name: str, namespace: str, method: InstallMethod, charts: Sequence[ChartInstall]
+) -> tuple[list[pulumi.Resource], pulumi.Output[str]]:
+    """An operator's charts in ``namespace`` (registered first unless every cluster has it): the installs, which
+    custom resources of its CRDs ``depends_on``, and the namespace as an output."""
+    created = ensure_namespace(f"{name}-namespace", namespace, parent)
+    installs = [
+        install_chart(
+            f"{name}-{c.suffix}",
+            c.chart,
+            namespace,
+            c.values,
+            method,
+            parent,
+            release_name=c.release_name,
+            depends_on=[created] if created else None,
+        )
+        for c in charts
+    ]
+    return installs, namespace_output(created, namespace)

@@ -30,7 +30,7 @@ import pulumi
 import yaml
 
 from .args import Delivery, SecretsStoreCsiArgs
-from .charts import SECRETS_STORE_CSI, VAULT, ensure_namespace, install_chart, namespace_output
+from .charts import SECRETS_STORE_CSI, VAULT, ChartInstall, install_operator
 from .component import Component
 from .durations import format_duration
 from .model import Cluster, CsiInstall, CsiSettings, DatabaseCredential, SecretRef, Text, VaultServer, Workload
@@ -143,29 +143,10 @@ class SecretsStoreCsi(Component):
     def _build(self, name: str, model: CsiInstall, opts: pulumi.ResourceOptions | None) -> None:
         super().__init__("vaultk8s:index:SecretsStoreCsi", name, {}, opts)
         settings = model.settings
-        created = ensure_namespace(f"{name}-namespace", settings.namespace, self)
-        after = [created] if created else None
-        self.install: list[pulumi.Resource] = [
-            install_chart(
-                f"{name}-driver",
-                SECRETS_STORE_CSI,
-                settings.namespace,
-                driver_values(settings),
-                settings.install_method,
-                self,
-                release_name=DRIVER_RELEASE,
-                depends_on=after,
-            ),
-            install_chart(
-                f"{name}-vault-provider",
-                VAULT,
-                settings.namespace,
-                vault_csi_provider_values(model.vault_address),
-                settings.install_method,
-                self,
-                release_name=PROVIDER_RELEASE,
-                depends_on=after,
-            ),
+        charts = [
+            ChartInstall("driver", SECRETS_STORE_CSI, driver_values(settings), DRIVER_RELEASE),
+            ChartInstall("vault-provider", VAULT, vault_csi_provider_values(model.vault_address), PROVIDER_RELEASE),
         ]
-        self.namespace = namespace_output(created, settings.namespace)
+        self.install: list[pulumi.Resource]
+        self.install, self.namespace = install_operator(self, name, settings.namespace, settings.install_method, charts)
         self.register_outputs({"namespace": self.namespace})

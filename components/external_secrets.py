@@ -25,7 +25,7 @@ from typing import Any
 import pulumi
 
 from .args import AuthMethod, Delivery, ExternalSecretsOperatorArgs
-from .charts import EXTERNAL_SECRETS, ensure_namespace, install_chart, namespace_output
+from .charts import EXTERNAL_SECRETS, ChartInstall, install_operator
 from .component import Component
 from .durations import format_duration
 from .model import (
@@ -280,15 +280,6 @@ class ExternalSecretsOperator(Component):
 
     def _build(self, name: str, model: ExternalSecretsSettings, opts: pulumi.ResourceOptions | None) -> None:
         super().__init__("vaultk8s:index:ExternalSecretsOperator", name, {}, opts)
-        created = ensure_namespace(f"{name}-namespace", model.namespace, self)
-        self.install = install_chart(
-            f"{name}-chart",
-            EXTERNAL_SECRETS,
-            model.namespace,
-            operator_values(model),
-            model.install_method,
-            self,
-            depends_on=[created] if created else None,
-        )
-        self.namespace = namespace_output(created, model.namespace)
+        chart = ChartInstall("chart", EXTERNAL_SECRETS, operator_values(model))
+        (self.install,), self.namespace = install_operator(self, name, model.namespace, model.install_method, [chart])
         self.register_outputs({"namespace": self.namespace})

@@ -36,10 +36,12 @@ _TEMPLATE = re.compile(r"\{\{[A-Za-z0-9_.]+\}\}")
 
 @dataclass(frozen=True, order=True)
 class PolicyRule:
-    """One ``path`` stanza: a Vault API path and the capabilities granted on it."""
+    """One ``path`` stanza: a Vault API path and the capabilities granted on it; with ``allowed_parameters``,
+    only requests whose every parameter is listed, each value matching one of its (``*``-globbed) values."""
 
     path: str
     capabilities: tuple[str, ...]
+    allowed_parameters: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def check_path(field: str, path: object) -> str:
@@ -88,13 +90,21 @@ def normalise(rules: Iterable[PolicyRule]) -> tuple[PolicyRule, ...]:
     break one: ``deny`` merged with another capability on the same path is refused.
     """
     merged: dict[str, set[str]] = {}
+    parameters: dict[str, dict[str, set[str]] | None] = {}
     for r in rules:
         merged.setdefault(r.path, set()).update(r.capabilities)
+        # As Vault merges stanzas: one without allowed_parameters allows every parameter on the path.
+        if not r.allowed_parameters:
+            parameters[r.path] = None
+        elif (known := parameters.setdefault(r.path, {})) is not None:
+            for name, values in r.allowed_parameters:
+                known.setdefault(name, set()).update(values)
     normalised = []
     for path, caps in sorted(merged.items()):
         if "deny" in caps and len(caps) > 1:
             raise SpecError(f"path {path!r} capabilities", sorted(caps), "'deny' alone (it overrides every other)")
-        normalised.append(PolicyRule(path, tuple(c for c in CAPABILITIES if c in caps)))
+        allowed = tuple((k, tuple(sorted(v))) for k, v in sorted((parameters[path] or {}).items()))
+        normalised.append(PolicyRule(path, tuple(c for c in CAPABILITIES if c in caps), allowed))
     return tuple(normalised)
 
 
@@ -108,5 +118,12 @@ def render_policy(rules: Iterable[PolicyRule], *, comment: str = "") -> str:
         raise SpecError("rules", [], "at least one path rule")
     for r in normalised:
         quoted = ", ".join(json.dumps(c) for c in r.capabilities)
-        stanzas.append(f"path {json.dumps(r.path)} {{\n  capabilities = [{quoted}]\n}}")
+        lines = [f"path {json.dumps(r.path)} {{", f"  capabilities = [{quoted}]"]
+        if r.allowed_parameters:
+            lines.append("  allowed_parameters = {")
+            lines += [
+                f"    {json.dumps(k)} = [{', '.join(json.dumps(v) for v in vs)}]" for k, vs in r.allowed_parameters
+            ]
+            lines.append("  }")
+        stanzas.append("\n".join([*lines, "}"]))
     return "\n".join(stanzas) + "\n"

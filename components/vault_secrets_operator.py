@@ -34,7 +34,7 @@ from typing import Any
 import pulumi
 
 from .args import AuthMethod, Delivery, VaultSecretsOperatorArgs
-from .charts import VAULT_SECRETS_OPERATOR, ensure_namespace, install_chart, namespace_output
+from .charts import VAULT_SECRETS_OPERATOR, ChartInstall, install_operator
 from .component import Component
 from .model import (
     Cluster,
@@ -308,15 +308,6 @@ class VaultSecretsOperator(Component):
 
     def _build(self, name: str, model: VaultSecretsOperatorSettings, opts: pulumi.ResourceOptions | None) -> None:
         super().__init__("vaultk8s:index:VaultSecretsOperator", name, {}, opts)
-        created = ensure_namespace(f"{name}-namespace", model.namespace, self)
-        self.install = install_chart(
-            f"{name}-chart",
-            VAULT_SECRETS_OPERATOR,
-            model.namespace,
-            operator_values(model),
-            model.install_method,
-            self,
-            depends_on=[created] if created else None,
-        )
-        self.namespace = namespace_output(created, model.namespace)
+        chart = ChartInstall("chart", VAULT_SECRETS_OPERATOR, operator_values(model))
+        (self.install,), self.namespace = install_operator(self, name, model.namespace, model.install_method, [chart])
         self.register_outputs({"namespace": self.namespace})

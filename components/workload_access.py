@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 import pulumi_vault as vault
 from pulumi.type_token import get_type_token
 
-from .args import AuthMethod, WorkloadAccessArgs
+from .args import AuthMethod, Delivery, WorkloadAccessArgs
 from .component import Component
 from .model import AuthBinding, Workload
 from .policy_document import PolicyRule, render_policy
@@ -24,6 +24,7 @@ from .spec import validate_workload_access
 from .vault_auth import delegator_binding, jwt_role_inputs, kubernetes_role_inputs
 
 WORKLOAD_ACCESS_TYPE = "vaultk8s:index:WorkloadAccess"
+REVOKE_LEASE = "sys/leases/revoke"
 ROLE_TYPES = {AuthMethod.KUBERNETES: vault.kubernetes.AuthBackendRole, AuthMethod.JWT: vault.jwt.AuthBackendRole}
 ROLE_INPUTS = {AuthMethod.KUBERNETES: kubernetes_role_inputs, AuthMethod.JWT: jwt_role_inputs}
 
@@ -32,8 +33,18 @@ ROLE_INPUTS = {AuthMethod.KUBERNETES: kubernetes_role_inputs, AuthMethod.JWT: jw
 
 def workload_rules(workload: Workload) -> tuple[PolicyRule, ...]:
     """Read on exactly the paths the workload uses: KV v2 data paths (not the mount, no list, no metadata)
-    and its database roles' `creds/` or `static-creds/` paths."""
-    return tuple(PolicyRule(path, ("read",)) for path in workload.paths)
+    and its database roles' `creds/` or `static-creds/` paths.
+
+    The Vault Secrets Operator revokes a VaultDynamicSecret's lease when the object is deleted (``revoke``),
+    with the workload's own token: ``update`` on ``sys/leases/revoke`` for leases of exactly the roles the
+    workload reads through it (``allowed_parameters``), never another lease."""
+    rules = [PolicyRule(path, ("read",)) for path in workload.paths]
+    revocable = tuple(
+        f"{c.api_path}/*" for c in workload.credentials_for(Delivery.VAULT_SECRETS_OPERATOR) if not c.static
+    )
+    if revocable:
+        rules.append(PolicyRule(REVOKE_LEASE, ("update",), (("lease_id", revocable),)))
+    return tuple(rules)
 
 
 def workload_policy(workload: Workload) -> str:

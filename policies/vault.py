@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .core import (
@@ -477,7 +477,9 @@ def sudo_allow_list(policy: Resource, config: Mapping[str, Any]) -> Iterator[Pro
         "or `identity/*` can grant themselves any policy, blind the audit log or mint identities: a policy with "
         "such a write is an admin policy whatever its name. Paths are matched as Vault does (a leading `/` "
         "stripped, `+` and trailing `*` expanded). The `default` policy's own grants (`auth/token/renew-self`, "
-        "`sys/leases/renew`, ...) are on every token anyway and do not count."
+        "`sys/leases/renew`, ...) are on every token anyway and do not count, nor does `update` on "
+        "`sys/leases/revoke` whose `allowed_parameters` allow only `lease_id`s of dynamic credentials the same "
+        "policy reads (`<mount>/creds/<role>/*`: the Vault Secrets Operator revoking the leases it took)."
     ),
     level=Level.MANDATORY,
     remediation=(
@@ -499,13 +501,26 @@ def no_privileged_write(policy: Resource, config: Mapping[str, Any]) -> Iterator
     if is_unknown(policy.get("name")):
         yield cannot_check("the policy's name (it may be a listed admin policy)")
     yield from _policy_document(policy)
-    for rule in policy_rules(policy) or ():
-        if rule.denies or not rule.writes or granted_by_default(rule):
+    rules = policy_rules(policy) or ()
+    for rule in rules:
+        if rule.denies or not rule.writes or granted_by_default(rule) or revokes_own_leases(rule, rules):
             continue
         areas = [a for a in PRIVILEGED_AREAS if reaches(rule.path, a)]
         if areas:
             caps = ", ".join(sorted(rule.writes))
             yield Problem(f"path '{rule.path}' grants {caps} under {', '.join(areas)}.")
+
+
+def revokes_own_leases(rule: PathRule, rules: Sequence[PathRule]) -> bool:
+    """``update`` on exactly ``sys/leases/revoke``, for ``lease_id``s only under dynamic-credential paths the same
+    policy reads (a lease id is ``<the path that issued it>/<random>``): revoking one's own leases, nothing else."""
+    if rule.path != "sys/leases/revoke" or rule.capabilities != {"update"} or not rule.lease_ids:
+        return False
+    read = {r.path for r in rules if "read" in r.capabilities and not r.denies and "/creds/" in f"/{r.path}"}
+    return all(
+        lease.endswith("/*") and lease[:-2] in read and not any(c in lease[:-2] for c in "*+{")
+        for lease in rule.lease_ids
+    )
 
 
 @resource_rule(

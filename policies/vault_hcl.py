@@ -16,7 +16,7 @@ import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hcl.lexer import Lexer  # type: ignore[import-untyped]
@@ -63,6 +63,9 @@ class PolicyParseError(ValueError):
 class PathRule:
     path: str
     capabilities: frozenset[str]
+    lease_ids: frozenset[str] | None = field(default=None, compare=False)
+    """The ``lease_id`` values its ``allowed_parameters`` allow, when they allow that parameter only (merged over
+    the path's stanzas, as Vault merges them); None: any request."""
 
     @property
     def denies(self) -> bool:
@@ -95,6 +98,7 @@ def _parse_text(document: str) -> tuple[PathRule, ...]:
             raise PolicyParseError(f"invalid HCL ({error})") from None
         stanzas = list(_path_stanzas(mapping(nested.get("policy")).get("path")))
     merged: dict[str, set[str]] = {}
+    leases: dict[str, frozenset[str] | None] = {}
     for path, body in stanzas:
         if not isinstance(path, str) or not isinstance(body, Mapping):
             raise PolicyParseError('a path stanza must be `path "<path>" { ... }`')
@@ -102,7 +106,23 @@ def _parse_text(document: str) -> tuple[PathRule, ...]:
         if "+*" in normalized:
             raise PolicyParseError(f"path '{normalized}': invalid use of wildcards ('+*' is forbidden)")
         merged.setdefault(normalized, set()).update(_capabilities(normalized, body))
-    return tuple(sorted(PathRule(p, frozenset(c)) for p, c in merged.items()))
+        allowed, before = _allowed_lease_ids(body), leases.get(normalized, frozenset())
+        leases[normalized] = None if allowed is None or before is None else before | allowed
+    return tuple(sorted(PathRule(p, frozenset(c), leases[p]) for p, c in merged.items()))
+
+
+def _allowed_lease_ids(body: Mapping[str, Any]) -> frozenset[str] | None:
+    """The values of ``allowed_parameters = {"lease_id" = [...]}`` when it allows that one parameter, each value
+    given; None for any other shape (an empty list, another parameter, a ``*`` key: any request)."""
+    allowed = body.get("allowed_parameters")
+    if isinstance(allowed, list) and len(allowed) == 1:  # HCL gives a block as a list of one mapping
+        allowed = allowed[0]
+    if not isinstance(allowed, Mapping) or set(allowed) != {"lease_id"}:
+        return None
+    values = allowed["lease_id"]
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
+        return None
+    return frozenset(values)
 
 
 def normalize_path(path: str) -> str:

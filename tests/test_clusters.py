@@ -140,7 +140,16 @@ def test_each_cluster_has_its_auth_mount_and_each_role_lives_on_its_clusters_mou
     policies = {
         r.plain_inputs["name"]: grants(r.plain_inputs["policy"]) for r in capture.of_type("vault:index/policy:Policy")
     }
-    assert set(policies["workload-shop-orders"]) == {"apps/data/shop/orders", "database/creds/orders-read"}
+    # orders reads a dynamic credential through the Vault Secrets Operator, which revokes its leases on delete:
+    # update on sys/leases/revoke for leases of that role only (orders-west's static credential has no lease).
+    assert policies["workload-shop-orders"] == {
+        "apps/data/shop/orders": ("read",),
+        "database/creds/orders-read": ("read",),
+        "sys/leases/revoke": ("update",),
+    }
+    (document,) = [r.plain_inputs["policy"] for r in capture.of_type("vault:index/policy:Policy")
+                   if r.plain_inputs["name"] == "workload-shop-orders"]  # fmt: skip
+    assert '"lease_id" = ["database/creds/orders-read/*"]' in document
     assert set(policies["workload-shop-orders-west"]) == {
         "apps/data/shop/orders",
         "database/static-creds/orders-reporting",

@@ -87,7 +87,7 @@ def database_stack(pg: PostgresServer, issuer: ServiceAccountIssuer, **database:
                 "serviceAccount": "orders",
                 "secrets": [{"path": "kv/data/orders", "key": "apikey"}],
                 "databaseCredentials": [
-                    {"mount": "database", "role": "orders-read"},
+                    {"mount": "database", "role": "orders-read", "delivery": database.get("delivery", "none")},
                     {"mount": "database", "role": "orders-static", "static": True},
                 ],
             }
@@ -276,3 +276,40 @@ def test_openbao_restart_loses_nothing_and_the_stack_has_nothing_to_do(
     lease = workload.read("database/creds/orders-read")
     assert pg.can_login(lease["data"]["username"], lease["data"]["password"])
     stack.preview("--expect-no-changes")
+
+
+def test_through_the_vault_secrets_operator_the_workload_revokes_its_own_leases_and_no_other(
+    cli: PulumiCli,
+    openbao: OpenBaoServer,
+    pg: PostgresServer,
+    issuer: ServiceAccountIssuer,
+    audit_devices: list[dict[str, str]],
+    tmp_path: Any,
+) -> None:
+    """`revoke: true` on a VaultDynamicSecret: the operator revokes the lease with the workload's token when the
+    object goes. The workload's policy allows exactly that (sys/leases/revoke for leases of its own role): the
+    lease and its database user are gone; a lease of another role, or revoke-prefix, is refused."""
+    config = database_stack(pg, issuer, delivery="vault-secrets-operator")
+    config[stacks.key("delivery")] = {"vaultSecretsOperator": {"install": False}}  # installed outside the stack
+    config[stacks.key("renderYamlToDirectory")] = str(tmp_path / "rendered")
+    deploy(cli, openbao, pg, config, audit_devices)
+    workload = login(openbao, issuer)
+    lease = workload.read("database/creds/orders-read")
+    user, password = lease["data"]["username"], lease["data"]["password"]
+    assert pg.can_login(user, password)
+
+    others = openbao.client().read("database/creds/orders-admin")  # a lease of another role
+    for refused in (
+        lambda: workload.write("sys/leases/revoke", lease_id=others["lease_id"]),
+        lambda: workload.write("sys/leases/revoke-prefix/database/creds/orders-read"),
+        lambda: workload.write("sys/leases/revoke", lease_id=lease["lease_id"], sync=True),  # another parameter
+    ):
+        with pytest.raises(hvac.exceptions.Forbidden):
+            refused()
+    assert pg.can_login(others["data"]["username"], others["data"]["password"])
+
+    workload.write("sys/leases/revoke", lease_id=lease["lease_id"])  # what the operator sends (as the workload)
+    assert not pg.can_login(user, password)
+    assert pg.query(f"SELECT count(*) FROM pg_roles WHERE rolname = '{user}'") == "0"
+    rendered = {p.name for p in (tmp_path / "rendered").rglob("*.yaml")}
+    assert any("vaultdynamicsecret" in name.lower() for name in rendered), rendered

@@ -99,6 +99,18 @@ def hcl(path: str, *capabilities: str) -> str:
     return f'path "{path}" {{\n  capabilities = [{caps}]\n}}\n'
 
 
+READ_CREDS = hcl("database/creds/app", "read")
+
+
+def revoke_leases(parameters: str, *capabilities: str) -> str:
+    """A ``sys/leases/revoke`` stanza with ``allowed_parameters`` (``update``, or ``capabilities``)."""
+    caps = ", ".join(f'"{c}"' for c in capabilities or ("update",))
+    return (
+        f'path "sys/leases/revoke" {{\n  capabilities = [{caps}]\n'
+        f"  allowed_parameters = {{\n    {parameters}\n  }}\n}}\n"
+    )
+
+
 def widget(kind: str, api_version: str, spec: dict[str, Any]) -> Program:
     """A workload of another kind: a patch kind or a custom kind with a pod template."""
     return lambda: custom(f"{kind.lower()}-app", api_version, kind, spec)
@@ -265,10 +277,26 @@ CASES: dict[str, Case] = {
             # Vault strips the leading '/'.
             lambda: policy(document=hcl("/sys/audit/file", "update")),
             lambda: policy("ci", hcl("auth/token/create", "update")),
+            # Revoking leases: any lease, leases of a role the policy does not read, or with other parameters.
+            lambda: policy(document=READ_CREDS + hcl("sys/leases/revoke", "update")),
+            lambda: policy(document=READ_CREDS + revoke_leases('"lease_id" = ["database/creds/admin/*"]')),
+            lambda: policy(document=READ_CREDS + revoke_leases('"lease_id" = ["database/*"]')),
+            lambda: policy(document=READ_CREDS + revoke_leases('"lease_id" = []')),
+            lambda: policy(
+                document=READ_CREDS + revoke_leases('"lease_id" = ["database/creds/app/*"]\n    "sync" = []')
+            ),
+            lambda: policy(document=READ_CREDS + revoke_leases('"lease_id" = ["database/creds/app/*"]', "sudo")),
+            lambda: policy(
+                document=READ_CREDS
+                + revoke_leases('"lease_id" = ["database/creds/app/*"]')
+                + hcl("sys/leases/revoke", "update")  # Vault merges the stanzas: any lease
+            ),
         ),
         passes=(
             policy,
             lambda: policy(document=READ_APP + 'path "sys/policies/acl/*" {\n  capabilities = ["read"]\n}\n'),
+            # The Vault Secrets Operator revoking, as the workload, the leases of the role the workload reads.
+            lambda: policy(document=READ_CREDS + revoke_leases('"lease_id" = ["database/creds/app/*"]')),
             # The default policy grants these to every token anyway.
             lambda: policy(
                 document=READ_APP
