@@ -14,8 +14,8 @@ from typing import Any
 
 from . import agent_injector, csi, external_secrets
 from . import vault_secrets_operator as vso
-from .args import Delivery
-from .model import DatabaseCredential, DatabaseStaticRole, PlatformSpec, Workload
+from .args import Delivery, ReviewerMode
+from .model import Cluster, DatabaseCredential, DatabaseStaticRole, KubernetesAuthSpec, PlatformSpec, Workload
 
 # Vault Agent re-renders templates of non-leased (KV) secrets on this interval (its default).
 AGENT_STATIC_RENDER_SECONDS = 300
@@ -160,3 +160,15 @@ def delivery_plan(spec: PlatformSpec) -> DeliveryPlan:
     if spec.delivery.external_secrets.legacy is not None:
         operators = {(c, d) for c, d in operators if d is not Delivery.EXTERNAL_SECRETS}
     return DeliveryPlan(frozenset(operators), tuple(objects), pods, volumes, deployments, tuple(values))
+
+
+def registers_kubernetes_objects(spec: PlatformSpec, cluster: Cluster) -> bool:
+    """Whether the stack registers anything in the cluster: a delivery's objects or install, a workload's
+    ServiceAccount or auth-delegator binding, the reviewer ServiceAccount and its token Secret."""
+    auth = cluster.auth
+    if isinstance(auth, KubernetesAuthSpec) and auth.reviewer is ReviewerMode.REVIEWER_SERVICE_ACCOUNT:
+        return True
+    workloads = spec.workloads_in(cluster)
+    if workloads and cluster.binding.grant_auth_delegator:
+        return True
+    return any(w.create_service_account or any(_uses(w, d) for d in DELIVERIES) for w in workloads)

@@ -25,7 +25,7 @@ from .args import Delivery, SecretsPlatformArgs, VaultServerKind
 from .component import Component
 from .csi import SecretsStoreCsi
 from .database_secrets import DatabaseSecrets
-from .delivery import DeliveryPlan, delivery_plan
+from .delivery import DeliveryPlan, delivery_plan, registers_kubernetes_objects
 from .external_secrets import ExternalSecretsOperator
 from .kv_secrets import KvStore, next_rotations
 from .model import (
@@ -38,6 +38,7 @@ from .model import (
     resource_slug,
 )
 from .spec import validate_platform
+from .validation import SpecError
 from .vault_audit import audit_inputs, server_config_stanzas
 from .vault_auth import JwtAuth, KubernetesAuth
 from .vault_secrets_operator import VaultSecretsOperator
@@ -54,6 +55,22 @@ def access_matrix(spec: PlatformSpec) -> dict[str, dict[str, list[str]]]:
 def known(value: Any) -> pulumi.Output[Any]:
     """A plain value as one Output: ``Output.from_input`` on a large dict makes an Output of every leaf."""
     return pulumi.Output.from_input(True).apply(lambda _: value)
+
+
+def _check_kubernetes_targets(spec: PlatformSpec, kubernetes: Mapping[str, pulumi.ProviderResource]) -> None:
+    """With several clusters, each that gets Kubernetes objects needs a provider of its own (its kubeconfig
+    context, or the caller's): the stack's default provider would put every cluster's objects in one cluster."""
+    if len(spec.clusters) < 2:
+        return
+    for i, cluster in enumerate(spec.clusters):
+        targeted = cluster.name in kubernetes or cluster.kubeconfig_context
+        if not targeted and registers_kubernetes_objects(spec, cluster):
+            raise SpecError(
+                f"clusters[{i}].kubeconfigContext",
+                None,
+                f"the kubeconfig context of cluster {cluster.name}: with several clusters, its Kubernetes "
+                "objects would otherwise go to the default cluster (or set renderYamlToDirectory)",
+            )
 
 
 def custom_resource_name(platform: str, obj: dict[str, Any]) -> str:
@@ -115,6 +132,7 @@ class SecretsPlatform(Component):
         kubernetes: Mapping[str, pulumi.ProviderResource] | None = None,
     ) -> None:
         spec, plan = model, delivery_plan(model)
+        _check_kubernetes_targets(spec, kubernetes or {})
         super().__init__(PLATFORM_TYPE, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
 

@@ -235,3 +235,25 @@ def test_out_writes_each_clusters_objects_and_chart_values_into_a_folder_of_its_
         "charts/west/platform-west-csi-driver.values.yaml",
     } <= written
     assert not [p for p in written if p.count("/") == 1 and not p.startswith("policies/")]
+
+
+def test_several_clusters_with_objects_and_no_context_are_refused_before_anything_is_registered() -> None:
+    """The stack's default provider would put both clusters' objects into one cluster."""
+    config = clusters_config()
+    del config["secrets-platform:clusters"][1]["kubeconfigContext"]
+    with pytest.raises(SpecError, match=r"clusters\[1\]\.kubeconfigContext: is required: the kubeconfig context"):
+        plan(config, stack="clusters", secret_keys=SECRET_KEYS)
+    # Rendering instead gives each cluster a directory (and a provider) of its own.
+    config["secrets-platform:renderYamlToDirectory"] = "rendered"
+    rendered = plan(config, stack="clusters", secret_keys=SECRET_KEYS)
+    providers = {r.name: r.plain_inputs for r in rendered.of_type(PROVIDER)}
+    assert providers["render-west"]["renderYamlToDirectory"] == "rendered/west"
+    assert providers["render-east"]["renderYamlToDirectory"] == "rendered/east"
+    # A cluster the stack puts nothing in needs no context (tests/engine/test_clusters.py: Vault-side only).
+    config = clusters_config()
+    for cluster in config["secrets-platform:clusters"]:
+        del cluster["kubeconfigContext"]
+    for workload in workloads(config):
+        for entry in (*workload["secrets"], *workload.get("databaseCredentials", [])):
+            entry["delivery"] = "none"
+    assert not plan(config, stack="clusters", secret_keys=SECRET_KEYS).of_type(PROVIDER)
