@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import hvac
 import pytest
+
+from components.deployer_policy import deployer_policy
+from sandbox import stacks
 
 # Values a test seeds with the root token; each workload must see only its own.
 SEEDED = {
@@ -19,6 +23,12 @@ DEV_WORKLOADS = {
 }
 
 Login = Callable[[str, str, str], str]  # (role, namespace, service account) -> a Vault token
+
+
+def deployer_token(root: hvac.Client, config: Mapping[str, Any]) -> str:
+    """A token with only the documented deployer policy of the stack ``config`` (`pulumi up` / `destroy` with it)."""
+    root.sys.create_or_update_acl_policy("deployer", deployer_policy(stacks.platform(dict(config))))
+    return str(root.auth.token.create(policies=["deployer"], no_default_policy=True, ttl="1h")["auth"]["client_token"])
 
 
 def seed(root: hvac.Client, values: Mapping[str, Mapping[str, str]] = SEEDED) -> None:

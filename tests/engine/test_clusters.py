@@ -12,11 +12,11 @@ from typing import Any
 import hvac
 import pytest
 
-from components.deployer_policy import deployer_policy
 from sandbox import stacks
 from sandbox.engine import PulumiCli
 from sandbox.issuer import ServiceAccountIssuer
 from sandbox.servers import OpenBaoServer
+from tests.engine import access
 
 NAMESPACE, ACCOUNT, ROLE = "shop", "orders", "orders"
 
@@ -68,8 +68,7 @@ def test_two_clusters_are_two_trust_domains(
     config = two_clusters(openbao, issuers, audit_devices)
     root = openbao.client()
     # The deployer's documented policy covers both clusters' mounts and roles.
-    root.sys.create_or_update_acl_policy("deployer", deployer_policy(stacks.platform(config)))
-    deployer = root.auth.token.create(policies=["deployer"], no_default_policy=True, ttl="1h")["auth"]["client_token"]
+    deployer = access.deployer_token(root, config)
     stack = cli.stack("clusters", config)
     stack.cli.extra_env["VAULT_TOKEN"] = deployer
     stack.up()

@@ -206,8 +206,7 @@ def test_a_deployer_token_with_the_documented_policy_runs_up_and_destroy_and_rea
 ) -> None:
     root = openbao.client()
     config = dev_jwt(openbao, issuer, audit_devices)
-    root.sys.create_or_update_acl_policy("deployer", deployer_policy(stacks.platform(config)))
-    deployer = root.auth.token.create(policies=["deployer"], no_default_policy=True, ttl="1h")["auth"]["client_token"]
+    deployer = access.deployer_token(root, config)
 
     stack = cli.stack("dev", config)
     stack.cli.extra_env["VAULT_TOKEN"] = deployer
